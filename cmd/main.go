@@ -14,20 +14,20 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
+// Command rollgate is the operator's manager: it records every rollout of an
+// annotated Deployment as a GitLab deployment and keeps its status true.
 package main
 
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
+	"strings"
 
-	// Import all Kubernetes client auth plugins (e.g. Azure, GCP, OIDC, etc.)
-	// to ensure that exec-entrypoint and run can make use of them.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -35,177 +35,123 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	appsv1 "k8s.io/api/apps/v1"
-
-	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
-	"github.com/rollgate/rollgate/internal/controller"
-	// +kubebuilder:scaffold:imports
+	"github.com/rollgate/rollgate/internal/operator"
 )
 
-var (
-	scheme   = runtime.NewScheme()
-	setupLog = ctrl.Log.WithName("setup")
-)
+var setupLog = ctrl.Log.WithName("setup")
 
-func init() {
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-
-	utilruntime.Must(gitlabv1alpha1.AddToScheme(scheme))
-	utilruntime.Must(appsv1.AddToScheme(scheme))
-	// +kubebuilder:scaffold:scheme
+// flags are the manager's command-line settings.
+type flags struct {
+	metricsAddr, probeAddr       string
+	secureMetrics, enableHTTP2   bool
+	leaderElect                  bool
+	webhookCertPath, metricsCert string
+	webhookPort                  int
+	defaultCredentials           string
+	rollgate                     operator.Options
 }
 
-// nolint:gocyclo
+func parseFlags(args []string) (*flags, *zap.Options, error) {
+	f := &flags{rollgate: operator.DefaultOptions()}
+	fs := flag.NewFlagSet("rollgate", flag.ContinueOnError)
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to: :8443 for HTTPS, :8080 for HTTP, 0 to disable it.")
+	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
+	fs.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica of the manager is active.")
+	fs.BoolVar(&f.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization; false for plain HTTP.")
+	fs.BoolVar(&f.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics and webhook servers.")
+	fs.StringVar(&f.webhookCertPath, "webhook-cert-path", "", "The directory holding the webhook's tls.crt and tls.key.")
+	fs.StringVar(&f.metricsCert, "metrics-cert-path", "", "The directory holding the metrics server's tls.crt and tls.key.")
+	fs.IntVar(&f.webhookPort, "webhook-port", 9443, "The port the webhook server listens on.")
+	o := &f.rollgate
+	fs.StringVar(&f.defaultCredentials, "default-credentials", "", "The operator's default credentials Secret, as namespace/name, used by GitLabDeployments whose namespace has no \"gitlab\" Secret.")
+	fs.Float64Var(&o.GitLab.QPS, "gitlab-qps", o.GitLab.QPS, "Requests per second allowed to each GitLab host, shared by all workers.")
+	fs.IntVar(&o.GitLab.Burst, "gitlab-burst", o.GitLab.Burst, "Requests to each GitLab host allowed above --gitlab-qps at once.")
+	fs.DurationVar(&o.GitLab.RequestTimeout, "gitlab-timeout", o.GitLab.RequestTimeout, "Timeout of one GitLab request.")
+	fs.IntVar(&o.HistoryLimit, "history-limit", o.HistoryLimit, "GitLabDeployments kept per Deployment (older ones are deleted; their GitLab records stay).")
+	fs.DurationVar(&o.RunningThreshold, "running-threshold", o.RunningThreshold, "A record running longer than this counts in rollgate_records_running_too_long.")
+	fs.DurationVar(&o.CredentialsRetry, "credentials-retry", o.CredentialsRetry, "How soon a missing or rejected credentials Secret is looked at again.")
+	fs.DurationVar(&o.GitLabRetry, "gitlab-retry", o.GitLabRetry, "How soon a rollout stalled on GitLab's refusal (missing ref, project, permission) is tried again.")
+	fs.DurationVar(&o.FinalizeTimeout, "finalize-timeout", o.FinalizeTimeout, "How long a deleted GitLabDeployment waits for GitLab to accept canceled before it is let go.")
+	zapOpts := &zap.Options{}
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if f.defaultCredentials != "" {
+		ns, name, ok := strings.Cut(f.defaultCredentials, "/")
+		if !ok || ns == "" || name == "" {
+			return nil, nil, fmt.Errorf("--default-credentials must be namespace/name, not %q", f.defaultCredentials)
+		}
+		o.DefaultCredentials = types.NamespacedName{Namespace: ns, Name: name}
+	}
+	switch {
+	case o.GitLab.QPS <= 0:
+		return nil, nil, fmt.Errorf("--gitlab-qps must be positive, not %v", o.GitLab.QPS)
+	case o.GitLab.Burst <= 0:
+		return nil, nil, fmt.Errorf("--gitlab-burst must be positive, not %d", o.GitLab.Burst)
+	case o.HistoryLimit <= 0:
+		return nil, nil, fmt.Errorf("--history-limit must be positive, not %d", o.HistoryLimit)
+	}
+	return f, zapOpts, nil
+}
+
 func main() {
-	var metricsAddr string
-	var metricsCertPath, metricsCertName, metricsCertKey string
-	var webhookCertPath, webhookCertName, webhookCertKey string
-	var webhookPort int
-	var enableLeaderElection bool
-	var probeAddr string
-	var secureMetrics bool
-	var enableHTTP2 bool
+	f, zapOpts, err := parseFlags(os.Args[1:])
+	if err == flag.ErrHelp {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rollgate:", err)
+		os.Exit(2)
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(zapOpts)))
+	if err := run(f); err != nil {
+		setupLog.Error(err, "Manager stopped")
+		os.Exit(1)
+	}
+}
+
+func run(f *flags) error {
 	var tlsOpts []func(*tls.Config)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
-		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
-	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
-		"Enable leader election for controller manager. "+
-			"Enabling this will ensure there is only one active controller manager.")
-	flag.BoolVar(&secureMetrics, "metrics-secure", true,
-		"If set, the metrics endpoint is served securely via HTTPS. Use --metrics-secure=false to use HTTP instead.")
-	flag.StringVar(&webhookCertPath, "webhook-cert-path", "", "The directory that contains the webhook certificate.")
-	flag.StringVar(&webhookCertName, "webhook-cert-name", "tls.crt", "The name of the webhook certificate file.")
-	flag.StringVar(&webhookCertKey, "webhook-cert-key", "tls.key", "The name of the webhook key file.")
-	flag.IntVar(&webhookPort, "webhook-port", 9443, "Port the webhook server listens on. "+
-		"Defaults to 9443. Set -1 to disable the webhook server.")
-	flag.StringVar(&metricsCertPath, "metrics-cert-path", "",
-		"The directory that contains the metrics server certificate.")
-	flag.StringVar(&metricsCertName, "metrics-cert-name", "tls.crt", "The name of the metrics server certificate file.")
-	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "The name of the metrics server key file.")
-	flag.BoolVar(&enableHTTP2, "enable-http2", false,
-		"If set, HTTP/2 will be enabled for the metrics and webhook servers")
-	opts := zap.Options{
-		Development: true,
+	if !f.enableHTTP2 {
+		// HTTP/2 stays off by default (HTTP/2 Stream Cancellation and Rapid
+		// Reset CVEs).
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
-	opts.BindFlags(flag.CommandLine)
-	flag.Parse()
-
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
-
-	// if the enable-http2 flag is false (the default), http/2 should be disabled
-	// due to its vulnerabilities. More specifically, disabling http/2 will
-	// prevent from being vulnerable to the HTTP/2 Stream Cancellation and
-	// Rapid Reset CVEs. For more information see:
-	// - https://github.com/advisories/GHSA-qppj-fm5r-hxr3
-	// - https://github.com/advisories/GHSA-4374-p667-p6c8
-	disableHTTP2 := func(c *tls.Config) {
-		setupLog.Info("Disabling HTTP/2")
-		c.NextProtos = []string{"http/1.1"}
+	webhookOpts := webhook.Options{TLSOpts: tlsOpts, Port: f.webhookPort}
+	if f.webhookCertPath != "" {
+		webhookOpts.CertDir = f.webhookCertPath
 	}
-
-	if !enableHTTP2 {
-		tlsOpts = append(tlsOpts, disableHTTP2)
+	metricsOpts := metricsserver.Options{BindAddress: f.metricsAddr, SecureServing: f.secureMetrics, TLSOpts: tlsOpts}
+	if f.secureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-
-	// Initial webhook TLS options
-	webhookTLSOpts := tlsOpts
-	webhookServerOptions := webhook.Options{
-		TLSOpts: webhookTLSOpts,
-		Port:    webhookPort,
+	if f.metricsCert != "" {
+		metricsOpts.CertDir = f.metricsCert
 	}
-
-	if len(webhookCertPath) > 0 {
-		setupLog.Info("Initializing webhook certificate watcher using provided certificates",
-			"webhook-cert-path", webhookCertPath, "webhook-cert-name", webhookCertName, "webhook-cert-key", webhookCertKey)
-
-		webhookServerOptions.CertDir = webhookCertPath
-		webhookServerOptions.CertName = webhookCertName
-		webhookServerOptions.KeyName = webhookCertKey
-	}
-
-	webhookServer := webhook.NewServer(webhookServerOptions)
-
-	// Metrics endpoint is enabled in 'config/default/kustomization.yaml'. The Metrics options configure the server.
-	// More info:
-	// - https://pkg.go.dev/sigs.k8s.io/controller-runtime@v0.25.0/pkg/metrics/server
-	// - https://book.kubebuilder.io/reference/metrics.html
-	metricsServerOptions := metricsserver.Options{
-		BindAddress:   metricsAddr,
-		SecureServing: secureMetrics,
-		TLSOpts:       tlsOpts,
-	}
-
-	if secureMetrics {
-		// FilterProvider is used to protect the metrics endpoint with authn/authz.
-		// These configurations ensure that only authorized users and service accounts
-		// can access the metrics endpoint. The RBAC are configured in 'config/rbac/kustomization.yaml'. More info:
-		// https://pkg.go.dev/sigs.k8s.io/controller-runtime@v0.25.0/pkg/metrics/filters#WithAuthenticationAndAuthorization
-		metricsServerOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
-	}
-
-	// If the certificate is not specified, controller-runtime will automatically
-	// generate self-signed certificates for the metrics server. While convenient for development and testing,
-	// this setup is not recommended for production.
-	//
-	// TODO(user): If you enable certManager, uncomment the following lines:
-	// - [METRICS-WITH-CERTS] at config/default/kustomization.yaml to generate and use certificates
-	// managed by cert-manager for the metrics server.
-	// - [PROMETHEUS-WITH-CERTS] at config/prometheus/kustomization.yaml for TLS certification.
-	if len(metricsCertPath) > 0 {
-		setupLog.Info("Initializing metrics certificate watcher using provided certificates",
-			"metrics-cert-path", metricsCertPath, "metrics-cert-name", metricsCertName, "metrics-cert-key", metricsCertKey)
-
-		metricsServerOptions.CertDir = metricsCertPath
-		metricsServerOptions.CertName = metricsCertName
-		metricsServerOptions.KeyName = metricsCertKey
-	}
-
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsServerOptions,
-		WebhookServer:          webhookServer,
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         enableLeaderElection,
-		LeaderElectionID:       "rollgate.gitlab.rollgate.dev",
-		// LeaderElectionReleaseOnCancel defines if the leader should step down voluntarily
-		// when the Manager ends. This requires the binary to immediately end when the
-		// Manager is stopped, otherwise, this setting is unsafe. Setting this significantly
-		// speeds up voluntary leader transitions as the new leader don't have to wait
-		// LeaseDuration time first.
-		//
-		// In the default scaffold provided, the program ends immediately after
-		// the manager stops, so would be fine to enable this option. However,
-		// if you are doing or is intended to do any operation such as perform cleanups
-		// after the manager stops then its usage might be unsafe.
-		// LeaderElectionReleaseOnCancel: true,
+		Scheme:                        operator.NewScheme(),
+		Cache:                         operator.CacheOptions(),
+		Metrics:                       metricsOpts,
+		WebhookServer:                 webhook.NewServer(webhookOpts),
+		HealthProbeBindAddress:        f.probeAddr,
+		LeaderElection:                f.leaderElect,
+		LeaderElectionID:              "rollgate.gitlab.rollgate.dev",
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
-		setupLog.Error(err, "Failed to start manager")
-		os.Exit(1)
+		return fmt.Errorf("creating the manager: %w", err)
 	}
-
-	if err := (&controller.GitLabDeploymentReconciler{
-		Client: mgr.GetClient(),
-		Scheme: mgr.GetScheme(),
-	}).SetupWithManager(mgr); err != nil {
-		setupLog.Error(err, "Failed to create controller", "controller", "gitlabdeployment")
-		os.Exit(1)
+	ctx := ctrl.SetupSignalHandler()
+	if err := operator.Setup(ctx, mgr, f.rollgate); err != nil {
+		return err
 	}
-	// +kubebuilder:scaffold:builder
-
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		setupLog.Error(err, "Failed to set up health check")
-		os.Exit(1)
+		return fmt.Errorf("adding the health check: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		setupLog.Error(err, "Failed to set up ready check")
-		os.Exit(1)
+		return fmt.Errorf("adding the readiness check: %w", err)
 	}
-
 	setupLog.Info("Starting manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
-		setupLog.Error(err, "Failed to run manager")
-		os.Exit(1)
-	}
+	return mgr.Start(ctx)
 }

@@ -24,6 +24,11 @@ import (
 // GitLabDeploymentSpec names one rollout of a workload and the GitLab
 // deployment record it is reported as.
 //
+// The values of project, environment, sha and ref are checked by the
+// controller rather than by the API server, so that a mistake in a
+// Deployment's annotations still shows on a GitLabDeployment (condition
+// Stalled, with the reason and the annotation to fix) instead of being lost.
+//
 // +kubebuilder:validation:XValidation:rule="self.workloadRef == oldSelf.workloadRef",message="workloadRef is immutable: a GitLabDeployment records one rollout of one Deployment"
 // +kubebuilder:validation:XValidation:rule="self.project == oldSelf.project && self.environment == oldSelf.environment",message="project and environment are immutable: they identify the GitLab record"
 // +kubebuilder:validation:XValidation:rule="self.sha == oldSelf.sha && self.ref == oldSelf.ref && (has(self.tag) && self.tag) == (has(oldSelf.tag) && oldSelf.tag)",message="sha, ref and tag are immutable: a new commit is a new rollout"
@@ -37,27 +42,22 @@ type GitLabDeploymentSpec struct {
 	// project is the GitLab project: a numeric ID ("42") or a full path
 	// ("group/subgroup/app").
 	// +required
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]+$') || self.matches('^[A-Za-z0-9_.][A-Za-z0-9_.+-]*(/[A-Za-z0-9_.][A-Za-z0-9_.+-]*)+$')",message="project must be a numeric project ID or a full path such as group/app"
 	Project string `json:"project"`
 
 	// environment is the GitLab environment the rollout deploys to. GitLab
 	// creates it on the first deployment if it does not exist.
 	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=255
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z0-9 _/${}.-]+$') && !self.startsWith('/') && !self.endsWith('/')",message="environment can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', and spaces, but it cannot start or end with '/'"
+	// +kubebuilder:validation:MaxLength=1024
 	Environment string `json:"environment"`
 
 	// sha is the full 40-character commit SHA that the rollout deploys.
 	// +required
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-f]{40}$')",message="sha must be a full 40-character lowercase hexadecimal commit SHA"
+	// +kubebuilder:validation:MaxLength=256
 	SHA string `json:"sha"`
 
 	// ref is the branch or tag the commit was deployed from.
 	// +required
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	Ref string `json:"ref"`
 

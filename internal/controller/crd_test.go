@@ -59,24 +59,20 @@ func TestCRDAcceptsAndDefaultsAGitLabDeployment(t *testing.T) {
 	g.Expect(k8sClient.Status().Update(ctx, got)).To(Succeed())
 }
 
-func TestCRDRejectsBadInputWithReadableMessages(t *testing.T) {
+func TestCRDRejectsMalformedObjects(t *testing.T) {
 	ns := newNamespace(t)
 	cases := []struct {
 		name    string
 		mutate  func(*gitlabv1alpha1.GitLabDeployment)
 		message string
 	}{
-		{"short sha", func(d *gitlabv1alpha1.GitLabDeployment) { d.Spec.SHA = "abc123" },
-			"sha must be a full 40-character lowercase hexadecimal commit SHA"},
-		{"environment starting with a slash", func(d *gitlabv1alpha1.GitLabDeployment) { d.Spec.Environment = "/prod" },
-			"cannot start or end with '/'"},
-		{"environment over 255 characters", func(d *gitlabv1alpha1.GitLabDeployment) { d.Spec.Environment = strings.Repeat("e", 256) },
-			"spec.environment"},
-		{"project that is neither an ID nor a path", func(d *gitlabv1alpha1.GitLabDeployment) { d.Spec.Project = "just-a-name" },
-			"project must be a numeric project ID or a full path"},
 		{"unknown approval source", func(d *gitlabv1alpha1.GitLabDeployment) {
 			d.Spec.Approval = &gitlabv1alpha1.ApprovalGate{Source: "Email"}
 		}, "spec.approval.source"},
+		{"workload of another kind", func(d *gitlabv1alpha1.GitLabDeployment) { d.Spec.WorkloadRef.Kind = "StatefulSet" },
+			"spec.workloadRef.kind"},
+		{"environment over 1024 characters", func(d *gitlabv1alpha1.GitLabDeployment) { d.Spec.Environment = strings.Repeat("e", 1025) },
+			"spec.environment"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,46 +18,208 @@ package controller
 
 import (
 	"context"
+	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
 
-// GitLabDeploymentReconciler reconciles a GitLabDeployment object
+// FinalizerRecord keeps a GitLabDeployment until its GitLab record is no
+// longer running: a rollout deleted mid-way is recorded as canceled.
+const FinalizerRecord = "gitlab.rollgate.dev/record"
+
+// GitLabDeploymentReconciler keeps each GitLabDeployment's GitLab record true
+// to its rollout, sending only transitions.
 type GitLabDeploymentReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
+	// Recorder emits Events on GitLabDeployments.
+	Recorder events.EventRecorder
+	// GitLab hands out GitLab clients per host and token.
+	GitLab ClientProvider
+	// Credentials finds the credentials Secret of a GitLabDeployment.
+	Credentials *CredentialsResolver
+	// Clock is the time source; the real clock if nil.
+	Clock clock.PassiveClock
+	// Metrics counts recorded rollouts; optional.
+	Metrics *Metrics
+	// CredentialsRetry is how soon a missing or rejected credentials
+	// Secret is looked at again (Secrets are not watched).
+	CredentialsRetry time.Duration
+	// GitLabRetry is how soon a rollout stalled on GitLab's answer (a
+	// missing ref, a project that cannot be found, a 403) is tried again.
+	GitLabRetry time.Duration
+	// FinalizeTimeout bounds how long a deleted GitLabDeployment waits for
+	// GitLab to accept canceled before it is let go with a Warning Event.
+	FinalizeTimeout time.Duration
 }
 
 // +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile is part of the main kubernetes reconciliation loop which aims to
-// move the current state of the cluster closer to the desired state.
-// TODO(user): Modify the Reconcile function to compare the state specified by
-// the GitLabDeployment object against the actual cluster state, and then
-// perform operations to make the cluster state reflect the state specified by
-// the user.
-//
-// For more details, check Reconcile and its Result here:
-// - https://pkg.go.dev/sigs.k8s.io/controller-runtime@v0.25.0/pkg/reconcile
-func (r *GitLabDeploymentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	_ = logf.FromContext(ctx)
+// Reconcile brings one GitLabDeployment's record in line with its rollout.
+func (r *GitLabDeploymentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	gld := &gitlabv1alpha1.GitLabDeployment{}
+	if err := r.Get(ctx, req.NamespacedName, gld); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	s := &recordScope{gld: gld, base: gld.DeepCopy(), now: r.now()}
+	defer func() { r.finalizeStatus(ctx, s, &result, &retErr) }()
 
-	// TODO(user): your logic here
-
-	return ctrl.Result{}, nil
+	if !gld.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s)
+	}
+	if !controllerutil.ContainsFinalizer(gld, FinalizerRecord) {
+		patch := client.MergeFrom(gld.DeepCopy())
+		controllerutil.AddFinalizer(gld, FinalizerRecord)
+		if err := r.Patch(ctx, gld, patch); err != nil {
+			return ctrl.Result{}, err
+		}
+		s.base.Finalizers = gld.Finalizers
+		s.base.ResourceVersion = gld.ResourceVersion
+	}
+	if err := ValidateSpec(&gld.Spec); err != nil {
+		s.stall(err)
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	if err := r.observe(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.syncRecord(ctx, s)
 }
 
-// SetupWithManager sets up the controller with the Manager.
+// reconcileDelete cancels a running record before the object goes away.
+func (r *GitLabDeploymentReconciler) reconcileDelete(ctx context.Context, s *recordScope) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(s.gld, FinalizerRecord) {
+		return ctrl.Result{}, nil
+	}
+	s.state = RolloutGone
+	result, err := r.syncRecord(ctx, s)
+	if err != nil || result.RequeueAfter > 0 {
+		if s.now.Sub(s.gld.DeletionTimestamp.Time) < r.FinalizeTimeout {
+			return result, err
+		}
+		r.warn(s.gld, "RecordLeftUnfinished", "Finalize",
+			"Gave up marking GitLab deployment %d canceled after %s: %v", s.gld.Status.Record.ID, r.FinalizeTimeout, err)
+	}
+	patch := client.MergeFrom(s.gld.DeepCopy())
+	controllerutil.RemoveFinalizer(s.gld, FinalizerRecord)
+	s.deleted = true
+	return ctrl.Result{}, r.Patch(ctx, s.gld, patch)
+}
+
+// observe reads the Deployment and the newer rollouts of it, and says what
+// they show about this rollout.
+func (r *GitLabDeploymentReconciler) observe(ctx context.Context, s *recordScope) error {
+	gld := s.gld
+	deploy := &appsv1.Deployment{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: gld.Namespace, Name: gld.Spec.WorkloadRef.Name}, deploy)
+	switch {
+	case apierrors.IsNotFound(err):
+		deploy = nil
+	case err != nil:
+		return err
+	}
+	s.deploy = deploy
+	hash := gld.Spec.PodTemplateHash
+	if hash == "" {
+		hash = gld.Status.PodTemplateHash
+	}
+	if hash == "" && deploy != nil {
+		hash = TemplateHash(&deploy.Spec.Template)
+	}
+	gld.Status.PodTemplateHash = hash
+	s.state = ObserveRollout(deploy, hash)
+	if s.state != RolloutGone && s.state != RolloutSuperseded {
+		newer, err := r.hasNewerRollout(ctx, gld)
+		if err != nil {
+			return err
+		}
+		if newer {
+			s.state = RolloutSuperseded
+		}
+	}
+	observeRollout(gld, deploy, s.state, s.now)
+	return nil
+}
+
+func (r *GitLabDeploymentReconciler) hasNewerRollout(ctx context.Context, gld *gitlabv1alpha1.GitLabDeployment) (bool, error) {
+	rollouts, err := rolloutsOf(ctx, r.Client, gld.Namespace, gld.Spec.WorkloadRef.Name)
+	if err != nil {
+		return false, err
+	}
+	for i := range rollouts {
+		if rollouts[i].UID != gld.UID && compareRollouts(rollouts[i], *gld) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (r *GitLabDeploymentReconciler) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
+	}
+	return r.Clock.Now()
+}
+
+func (r *GitLabDeploymentReconciler) warn(obj *gitlabv1alpha1.GitLabDeployment, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, "Warning", reason, action, note, args...)
+	}
+}
+
+func (r *GitLabDeploymentReconciler) normal(obj *gitlabv1alpha1.GitLabDeployment, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, "Normal", reason, action, note, args...)
+	}
+}
+
+// SetupWithManager sets up the controller with the Manager. A GitLabDeployment
+// is reconciled when it changes and whenever its Deployment does.
 func (r *GitLabDeploymentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&gitlabv1alpha1.GitLabDeployment{}).
+		For(&gitlabv1alpha1.GitLabDeployment{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfDeployment)).
 		Named("gitlabdeployment").
 		Complete(r)
+}
+
+func (r *GitLabDeploymentReconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list gitlabv1alpha1.GitLabDeploymentList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{workloadIndex: obj.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		if settled(&list.Items[i]) {
+			continue
+		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// settled reports whether a rollout can no longer change its record: it was
+// canceled, or replaced after it finished. A failed or succeeded rollout
+// that is still current can (failed → success, success → canceled on
+// deletion is not done), so it stays watched.
+func settled(gld *gitlabv1alpha1.GitLabDeployment) bool {
+	return gld.Status.Phase == gitlabv1alpha1.PhaseCanceled && gld.Status.Record.Intent == ""
 }

@@ -1,0 +1,272 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/gitlab"
+)
+
+// adoptionWindow is how far back, before the intent was written, a record
+// found in GitLab may have been created and still be adopted: it absorbs
+// clock skew between the cluster and GitLab.
+const adoptionWindow = 2 * time.Minute
+
+// adoptionPageSize bounds the newest deployments of the environment searched
+// for a record to adopt.
+const adoptionPageSize = 50
+
+// syncRecord creates or moves the GitLab record so that it says what the
+// rollout shows. A normal rollout costs two writes (POST running, PUT
+// success) and no reads; a record is looked for in GitLab only after a
+// crash between a POST and its status update, or for a rollout first seen
+// already complete.
+func (r *GitLabDeploymentReconciler) syncRecord(ctx context.Context, s *recordScope) (ctrl.Result, error) {
+	rec := &s.gld.Status.Record
+	action := DesiredRecord(s.state, rec.Status)
+	needsAdoption := rec.ID == 0 && (rec.Intent != "" || s.state == RolloutComplete)
+	needsRefresh := rec.ID != 0 && rec.Intent != "" && rec.Intent != rec.Status
+	if action.Status == "" && !needsRefresh && !(needsAdoption && rec.Intent != "") {
+		s.synced = true
+		return ctrl.Result{}, nil
+	}
+	gl, err := r.clientFor(ctx, s)
+	if err != nil {
+		return r.handleError(ctx, s, err)
+	}
+	project := s.gld.Spec.Project
+	switch {
+	case needsAdoption:
+		if err := r.adopt(ctx, s, gl); err != nil {
+			return r.handleError(ctx, s, err)
+		}
+	case needsRefresh:
+		// A PUT may have reached GitLab before a crash: read the record
+		// instead of risking a same-status PUT, which GitLab refuses.
+		d, err := gl.GetDeployment(ctx, project, rec.ID)
+		if err != nil {
+			return r.handleError(ctx, s, err)
+		}
+		setRecord(s, d)
+	}
+	action = DesiredRecord(s.state, rec.Status)
+	if action.Status == "" {
+		s.synced = true
+		return ctrl.Result{}, r.clearIntent(ctx, s)
+	}
+	if err := r.writeIntent(ctx, s, action.Status); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.send(ctx, s, gl, action); err != nil {
+		return r.handleError(ctx, s, err)
+	}
+	s.synced = true
+	return ctrl.Result{}, nil
+}
+
+// send performs one GitLab write and records its answer.
+func (r *GitLabDeploymentReconciler) send(ctx context.Context, s *recordScope, gl gitlab.Client, action RecordAction) error {
+	spec := &s.gld.Spec
+	var (
+		d   *gitlab.Deployment
+		err error
+	)
+	if action.Create {
+		d, err = gl.CreateDeployment(ctx, spec.Project, gitlab.CreateOptions{
+			Environment: spec.Environment, Ref: spec.Ref, SHA: spec.SHA, Tag: spec.Tag, Status: action.Status})
+	} else {
+		d, err = gl.UpdateDeploymentStatus(ctx, spec.Project, s.gld.Status.Record.ID, action.Status)
+	}
+	if err != nil && !action.Create && gitlab.IsConflictingTransition(err) {
+		// The record was moved in GitLab by someone else: take its status
+		// as it is rather than retrying a transition GitLab refuses.
+		d, err = gl.GetDeployment(ctx, spec.Project, s.gld.Status.Record.ID)
+		if err == nil {
+			setRecord(s, d)
+			s.gld.Status.Record.Intent, s.gld.Status.Record.IntentTime = "", nil
+			return nil
+		}
+	}
+	if err != nil {
+		if action.Create && gitlab.ClassOf(err) != gitlab.Transient {
+			// GitLab refused the POST: nothing was created.
+			s.gld.Status.Record.Intent = ""
+			s.gld.Status.Record.IntentTime = nil
+		}
+		return err
+	}
+	setRecord(s, d)
+	s.gld.Status.Record.Intent = ""
+	s.gld.Status.Record.IntentTime = nil
+	if action.Create {
+		r.normal(s.gld, "RecordCreated", "Create", "Created GitLab deployment #%d in %s with status %s", d.IID, spec.Environment, d.Status)
+	} else {
+		r.normal(s.gld, "RecordUpdated", "Update", "Marked GitLab deployment #%d %s", d.IID, d.Status)
+	}
+	if gitlab.Finished(d.Status) {
+		r.Metrics.recorded(d.Status)
+	}
+	logf.FromContext(ctx).Info("Updated GitLab record", "iid", d.IID, "status", d.Status, "created", action.Create)
+	return nil
+}
+
+// writeIntent persists the status about to be sent before sending it, so
+// that a crash right after the request is recovered from the status.
+func (r *GitLabDeploymentReconciler) writeIntent(ctx context.Context, s *recordScope, status string) error {
+	rec := &s.gld.Status.Record
+	rec.Intent = status
+	now := metav1.NewTime(s.now)
+	rec.IntentTime = &now
+	return r.patchStatus(ctx, s)
+}
+
+func (r *GitLabDeploymentReconciler) clearIntent(ctx context.Context, s *recordScope) error {
+	if s.gld.Status.Record.Intent == "" {
+		return nil
+	}
+	s.gld.Status.Record.Intent = ""
+	s.gld.Status.Record.IntentTime = nil
+	return r.patchStatus(ctx, s)
+}
+
+// patchStatus writes the status now and makes it the base of later patches.
+func (r *GitLabDeploymentReconciler) patchStatus(ctx context.Context, s *recordScope) error {
+	if err := r.Status().Patch(ctx, s.gld, client.MergeFrom(s.base)); err != nil {
+		return err
+	}
+	s.base = s.gld.DeepCopy()
+	return nil
+}
+
+// adopt looks for the record of this rollout among the environment's newest
+// deployments: one created through the API for the same sha and ref, no
+// earlier than the intent (or, for a rollout first seen complete, a record
+// still running), and not already the record of another rollout.
+func (r *GitLabDeploymentReconciler) adopt(ctx context.Context, s *recordScope, gl gitlab.Client) error {
+	spec := &s.gld.Spec
+	list, err := gl.ListDeployments(ctx, spec.Project, gitlab.ListOptions{
+		Environment: spec.Environment, OrderBy: "id", Sort: "desc", PerPage: adoptionPageSize, MaxItems: adoptionPageSize})
+	if err != nil {
+		return err
+	}
+	taken, err := r.recordsInUse(ctx, s.gld)
+	if err != nil {
+		return err
+	}
+	rec := &s.gld.Status.Record
+	for i := range list {
+		d := &list[i]
+		if d.SHA != spec.SHA || d.Ref != spec.Ref || d.Deployable != nil || taken[d.ID] {
+			continue
+		}
+		if rec.IntentTime != nil && d.CreatedAt.Before(rec.IntentTime.Add(-adoptionWindow)) {
+			continue
+		}
+		if rec.IntentTime == nil && d.Status != gitlab.StatusRunning {
+			continue
+		}
+		setRecord(s, d)
+		r.normal(s.gld, "RecordAdopted", "Adopt", "Adopted GitLab deployment #%d (%s) instead of creating another", d.IID, d.Status)
+		return nil
+	}
+	return nil
+}
+
+// recordsInUse returns the record IDs of the other rollouts of the workload.
+func (r *GitLabDeploymentReconciler) recordsInUse(ctx context.Context, gld *gitlabv1alpha1.GitLabDeployment) (map[int64]bool, error) {
+	rollouts, err := rolloutsOf(ctx, r.Client, gld.Namespace, gld.Spec.WorkloadRef.Name)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[int64]bool{}
+	for i := range rollouts {
+		if rollouts[i].UID != gld.UID && rollouts[i].Status.Record.ID != 0 {
+			ids[rollouts[i].Status.Record.ID] = true
+		}
+	}
+	return ids, nil
+}
+
+func setRecord(s *recordScope, d *gitlab.Deployment) {
+	rec := &s.gld.Status.Record
+	rec.ID, rec.IID, rec.Status, rec.EnvironmentID = d.ID, d.IID, d.Status, d.EnvironmentID
+	created, updated := metav1.NewTime(d.CreatedAt), metav1.NewTime(d.UpdatedAt)
+	rec.CreatedAt, rec.UpdatedAt = &created, &updated
+	rec.WebURL = s.webURL(d.EnvironmentID)
+}
+
+// clientFor resolves the credentials and returns a GitLab client.
+func (r *GitLabDeploymentReconciler) clientFor(ctx context.Context, s *recordScope) (gitlab.Client, error) {
+	creds, secret, err := r.Credentials.Resolve(ctx, s.gld)
+	if err != nil {
+		return nil, err
+	}
+	s.secret = secret.String()
+	s.baseURL = creds.URL
+	gl, err := r.GitLab.ClientFor(creds)
+	if err != nil {
+		return nil, &CredentialsError{Reason: ReasonCredentialsInvalid,
+			Message: fmt.Sprintf("the credentials Secret %s is not usable: %v", secret, err)}
+	}
+	return gl, nil
+}
+
+// handleError turns an error into conditions, an Event and what to do next:
+// retry with back-off (transient), look again later (credentials or a
+// GitLab refusal that a change outside the cluster may fix).
+func (r *GitLabDeploymentReconciler) handleError(ctx context.Context, s *recordScope, err error) (ctrl.Result, error) {
+	var credErr *CredentialsError
+	if errors.As(err, &credErr) {
+		s.stallWith(credErr.Reason, credErr.Message)
+		r.warn(s.gld, credErr.Reason, "Authenticate", "%s", credErr.Message)
+		return ctrl.Result{RequeueAfter: r.CredentialsRetry}, nil
+	}
+	var glErr *gitlab.Error
+	if !errors.As(err, &glErr) {
+		return ctrl.Result{}, err
+	}
+	reason := gitlabReason(glErr)
+	switch glErr.Class {
+	case gitlab.InvalidCredentials:
+		msg := fmt.Sprintf("GitLab rejected the token in Secret %s: %s", s.secret, glErr.Error())
+		s.stallWith(ReasonCredentialsInvalid, msg)
+		r.warn(s.gld, ReasonCredentialsInvalid, "Authenticate", "%s", msg)
+		return ctrl.Result{RequeueAfter: r.CredentialsRetry}, nil
+	case gitlab.Terminal:
+		s.stallWith(reason, glErr.Error())
+		r.warn(s.gld, reason, "Record", "%s", glErr.Error())
+		return ctrl.Result{RequeueAfter: r.GitLabRetry}, nil
+	default:
+		s.waitWith(reason, glErr.Error())
+		r.warn(s.gld, reason, "Record", "%s", glErr.Error())
+		if glErr.RetryAfter > 0 {
+			return ctrl.Result{RequeueAfter: glErr.RetryAfter}, nil
+		}
+		// Returned to the runtime, whose rate limiter backs off exponentially.
+		return ctrl.Result{}, glErr
+	}
+}

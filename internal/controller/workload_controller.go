@@ -1,0 +1,191 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+)
+
+// DefaultHistoryLimit is how many GitLabDeployments are kept per Deployment.
+const DefaultHistoryLimit = 10
+
+// WorkloadReconciler creates one GitLabDeployment per rollout of each
+// Deployment that opts in with the environment annotation, and keeps a
+// bounded history of them.
+type WorkloadReconciler struct {
+	client.Client
+	// Recorder emits Events on Deployments.
+	Recorder events.EventRecorder
+	// HistoryLimit is how many GitLabDeployments to keep per Deployment.
+	HistoryLimit int
+}
+
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
+
+// Reconcile makes sure the Deployment's current pod template has its
+// GitLabDeployment.
+func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	deploy := &appsv1.Deployment{}
+	if err := r.Get(ctx, req.NamespacedName, deploy); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !OptedIn(deploy.Annotations) || !deploy.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	rollouts, err := rolloutsOf(ctx, r.Client, deploy.Namespace, deploy.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	hash := TemplateHash(&deploy.Spec.Template)
+	if n := len(rollouts); n == 0 || rolloutHash(&rollouts[n-1]) != hash {
+		gld, err := r.createRollout(ctx, deploy, hash, rollouts)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		logf.FromContext(ctx).Info("Recorded a new rollout", "gitlabdeployment", gld.Name, "podTemplateHash", hash)
+		rollouts = append(rollouts, *gld)
+	}
+	return ctrl.Result{}, r.pruneHistory(ctx, rollouts)
+}
+
+// createRollout creates the GitLabDeployment of the Deployment's current
+// template, under the next free name.
+func (r *WorkloadReconciler) createRollout(ctx context.Context, deploy *appsv1.Deployment, hash string, rollouts []gitlabv1alpha1.GitLabDeployment) (*gitlabv1alpha1.GitLabDeployment, error) {
+	gld, err := r.newRollout(deploy, hash, rollouts)
+	if err != nil {
+		return nil, err
+	}
+	base := gld.Name
+	for n := 1; ; n++ {
+		err := r.Create(ctx, gld)
+		if !apierrors.IsAlreadyExists(err) || n >= 10 {
+			return gld, err
+		}
+		// A rollout of that name is still being deleted from the history.
+		gld.Name = fmt.Sprintf("%s-%d", base, n)
+		gld.ResourceVersion = ""
+	}
+}
+
+// newRollout builds the GitLabDeployment of the Deployment's current template.
+func (r *WorkloadReconciler) newRollout(deploy *appsv1.Deployment, hash string, rollouts []gitlabv1alpha1.GitLabDeployment) (*gitlabv1alpha1.GitLabDeployment, error) {
+	spec, err := SpecFromAnnotations(deploy.Name, deploy.Annotations)
+	if err != nil && r.Recorder != nil {
+		r.Recorder.Eventf(deploy, nil, "Warning", ReasonInvalidApproval, "Record", "Ignored invalid annotations: %v", err)
+	}
+	spec.PodTemplateHash = hash
+	revision := int64(1)
+	seen := 0
+	for i := range rollouts {
+		revision = max(revision, revisionOf(&rollouts[i])+1)
+		if rolloutHash(&rollouts[i]) == hash {
+			seen++
+		}
+	}
+	// kubectl rollout undo brings back a template that had a rollout before:
+	// it is a new rollout, so it gets a new name.
+	name := rolloutName(deploy.Name, hash, seen)
+	gld := &gitlabv1alpha1.GitLabDeployment{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        name,
+			Namespace:   deploy.Namespace,
+			Labels:      map[string]string{LabelWorkload: labelValue(deploy.Name)},
+			Annotations: map[string]string{AnnotationRevision: strconv.FormatInt(revision, 10)},
+		},
+		Spec: spec,
+	}
+	if err := controllerutil.SetOwnerReference(deploy, gld, r.Scheme()); err != nil {
+		return nil, err
+	}
+	return gld, nil
+}
+
+// pruneHistory deletes the oldest rollouts beyond the history limit; their
+// finalizer cancels a record still running.
+func (r *WorkloadReconciler) pruneHistory(ctx context.Context, rollouts []gitlabv1alpha1.GitLabDeployment) error {
+	limit := r.HistoryLimit
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	for i := 0; i < len(rollouts)-limit; i++ {
+		if !rollouts[i].DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := r.Delete(ctx, &rollouts[i]); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func rolloutHash(gld *gitlabv1alpha1.GitLabDeployment) string {
+	if gld.Spec.PodTemplateHash != "" {
+		return gld.Spec.PodTemplateHash
+	}
+	return gld.Status.PodTemplateHash
+}
+
+// rolloutName is <deployment>-<pod-template-hash>[-<n>], within 253 bytes.
+func rolloutName(workload, hash string, seen int) string {
+	suffix := "-" + hash
+	if seen > 0 {
+		suffix += fmt.Sprintf("-%d", seen)
+	}
+	if len(workload)+len(suffix) > 253 {
+		workload = workload[:253-len(suffix)]
+	}
+	return workload + suffix
+}
+
+// labelValue fits a Deployment name into a label value (63 bytes).
+func labelValue(name string) string {
+	if len(name) > 63 {
+		return name[:63]
+	}
+	return name
+}
+
+// SetupWithManager watches Deployments that opt in, for new pod templates.
+func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	optedIn := predicate.NewPredicateFuncs(func(o client.Object) bool { return OptedIn(o.GetAnnotations()) })
+	templateOrOptIn := predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+				OptedIn(e.ObjectOld.GetAnnotations()) != OptedIn(e.ObjectNew.GetAnnotations())
+		},
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&appsv1.Deployment{}, builder.WithPredicates(optedIn, templateOrOptIn)).
+		Named("workload").
+		Complete(r)
+}

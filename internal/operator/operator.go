@@ -1,0 +1,113 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package operator wires rollgate's controllers into a controller-runtime
+// manager. The manager binary, the demo and the tests all start rollgate
+// through it, so what they run is what users run.
+package operator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/controller"
+	"github.com/rollgate/rollgate/internal/gitlab"
+)
+
+// Options are rollgate's own settings (the manager's flags).
+type Options struct {
+	// GitLab configures the GitLab clients (rate limit, timeouts).
+	GitLab gitlab.Config
+	// DefaultCredentials is the operator's default credentials Secret,
+	// used by GitLabDeployments whose namespace has no "gitlab" Secret.
+	DefaultCredentials types.NamespacedName
+	// HistoryLimit is how many GitLabDeployments are kept per Deployment.
+	HistoryLimit int
+	// RunningThreshold: records running longer count in the stuck gauge.
+	RunningThreshold time.Duration
+	// CredentialsRetry is how soon missing or rejected credentials are retried.
+	CredentialsRetry time.Duration
+	// GitLabRetry is how soon a rollout stalled on GitLab's refusal is retried.
+	GitLabRetry time.Duration
+	// FinalizeTimeout bounds how long a deleted rollout waits to cancel its record.
+	FinalizeTimeout time.Duration
+}
+
+// DefaultOptions returns the defaults of the manager's flags.
+func DefaultOptions() Options {
+	return Options{
+		GitLab:           gitlab.DefaultConfig(),
+		HistoryLimit:     controller.DefaultHistoryLimit,
+		RunningThreshold: time.Hour,
+		CredentialsRetry: 2 * time.Minute,
+		GitLabRetry:      10 * time.Minute,
+		FinalizeTimeout:  10 * time.Minute,
+	}
+}
+
+// NewScheme returns the scheme rollgate's manager uses.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(gitlabv1alpha1.AddToScheme(s))
+	return s
+}
+
+// CacheOptions keeps the informer cache small: managed fields are dropped
+// from every object. Secrets are never cached: they are read on demand
+// through the manager's API reader.
+func CacheOptions() cache.Options {
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+}
+
+// Setup registers rollgate's indexes, controllers and metrics on mgr.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if err := controller.SetupIndexes(ctx, mgr); err != nil {
+		return fmt.Errorf("registering indexes: %w", err)
+	}
+	metrics := controller.NewMetrics(crmetrics.Registry, mgr.GetClient(), opts.RunningThreshold)
+	registry := gitlab.NewRegistry(opts.GitLab)
+	if err := (&controller.WorkloadReconciler{
+		Client:       mgr.GetClient(),
+		Recorder:     mgr.GetEventRecorder("rollgate"),
+		HistoryLimit: opts.HistoryLimit,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the workload controller: %w", err)
+	}
+	if err := (&controller.GitLabDeploymentReconciler{
+		Client:           mgr.GetClient(),
+		Recorder:         mgr.GetEventRecorder("rollgate"),
+		GitLab:           registry,
+		Credentials:      &controller.CredentialsResolver{Reader: mgr.GetAPIReader(), Default: opts.DefaultCredentials},
+		Metrics:          metrics,
+		CredentialsRetry: opts.CredentialsRetry,
+		GitLabRetry:      opts.GitLabRetry,
+		FinalizeTimeout:  opts.FinalizeTimeout,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the gitlabdeployment controller: %w", err)
+	}
+	return nil
+}
