@@ -17,7 +17,7 @@ import (
 const (
 	defaultUser    = "demo"
 	defaultProject = "demo/app"
-	defaultToken   = "glpat-demo-token"
+	defaultToken   = "glpat-demo-token" //nolint:gosec // a demo credential of a fake server
 )
 
 // listFlag is a repeatable string flag.
@@ -47,7 +47,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("fake-gitlab", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8929", "address to listen on")
-	fs.StringVar(&o.baseURL, "base-url", "", "external URL used in Link headers, web_url and webhooks (default: the listen URL)")
+	fs.StringVar(&o.baseURL, "base-url", "",
+		"external URL used in Link headers, web_url and webhooks (default: the listen URL)")
 	fs.StringVar(&o.seedFile, "seed", "", "seed file (YAML or JSON, see package gitlabtest)")
 	fs.Var(&o.projects, "project", "project full path to create, e.g. group/app (repeatable)")
 	fs.Var(&o.users, "user", "user to create as NAME or NAME=ROLE (guest|reporter|developer|maintainer|owner|admin); "+

@@ -28,7 +28,7 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		fmt.Fprintln(os.Stderr, "fake-gitlab:", err)
+		_, _ = fmt.Fprintln(os.Stderr, "fake-gitlab:", err)
 		os.Exit(2)
 	}
 }
@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.listen)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
@@ -85,7 +85,11 @@ func printBanner(out io.Writer, url string, o *options) {
 		if kind == "" {
 			kind = gitlabtest.PersonalToken
 		}
-		_, _ = fmt.Fprintf(out, "token %s user=%s kind=%s scopes=%s\n", t.Token, t.User, kind, strings.Join(t.Scopes, ","))
+		scopes := strings.Join(t.Scopes, ",")
+		if scopes == "" {
+			scopes = "api"
+		}
+		_, _ = fmt.Fprintf(out, "token %s user=%s kind=%s scopes=%s\n", t.Token, t.User, kind, scopes)
 	}
 	for _, p := range o.seed.Projects {
 		_, _ = fmt.Fprintf(out, "project %s\n", p.Path)

@@ -1,0 +1,62 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+)
+
+// FakeClient is a Client for controller unit tests. Each method calls the
+// matching function field; a method whose field is unset fails the call,
+// so a test notices any GitLab call it did not expect.
+type FakeClient struct {
+	// CreateDeploymentFunc implements CreateDeployment.
+	CreateDeploymentFunc func(ctx context.Context, project string, opts CreateOptions) (*Deployment, error)
+	// UpdateDeploymentStatusFunc implements UpdateDeploymentStatus.
+	UpdateDeploymentStatusFunc func(ctx context.Context, project string, id int64, status string) (*Deployment, error)
+	// GetDeploymentFunc implements GetDeployment.
+	GetDeploymentFunc func(ctx context.Context, project string, id int64) (*Deployment, error)
+	// ListDeploymentsFunc implements ListDeployments.
+	ListDeploymentsFunc func(ctx context.Context, project string, opts ListOptions) ([]Deployment, error)
+}
+
+var _ Client = (*FakeClient)(nil)
+
+// errUnexpectedCall is returned by FakeClient methods left unset.
+var errUnexpectedCall = errors.New("unexpected call to FakeClient")
+
+// CreateDeployment implements Client.
+func (f *FakeClient) CreateDeployment(ctx context.Context, project string, opts CreateOptions) (*Deployment, error) {
+	if f.CreateDeploymentFunc == nil {
+		return nil, unexpected("CreateDeployment")
+	}
+	return f.CreateDeploymentFunc(ctx, project, opts)
+}
+
+// UpdateDeploymentStatus implements Client.
+func (f *FakeClient) UpdateDeploymentStatus(ctx context.Context, project string, id int64, status string) (*Deployment, error) {
+	if f.UpdateDeploymentStatusFunc == nil {
+		return nil, unexpected("UpdateDeploymentStatus")
+	}
+	return f.UpdateDeploymentStatusFunc(ctx, project, id, status)
+}
+
+// GetDeployment implements Client.
+func (f *FakeClient) GetDeployment(ctx context.Context, project string, id int64) (*Deployment, error) {
+	if f.GetDeploymentFunc == nil {
+		return nil, unexpected("GetDeployment")
+	}
+	return f.GetDeploymentFunc(ctx, project, id)
+}
+
+// ListDeployments implements Client.
+func (f *FakeClient) ListDeployments(ctx context.Context, project string, opts ListOptions) ([]Deployment, error) {
+	if f.ListDeploymentsFunc == nil {
+		return nil, unexpected("ListDeployments")
+	}
+	return f.ListDeploymentsFunc(ctx, project, opts)
+}
+
+// unexpected returns a Terminal error naming the unset method.
+func unexpected(method string) error {
+	return &Error{Class: Terminal, Op: method, Message: errUnexpectedCall.Error(), cause: errUnexpectedCall}
+}

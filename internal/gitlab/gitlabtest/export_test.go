@@ -1,0 +1,4 @@
+package gitlabtest
+
+// EnvironmentSlug exposes the slug algorithm to the external tests.
+var EnvironmentSlug = environmentSlug
