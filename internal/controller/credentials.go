@@ -29,11 +29,6 @@ import (
 	"github.com/rollgate/rollgate/internal/gitlab"
 )
 
-// ClientProvider hands out GitLab clients; *gitlab.Registry is one.
-type ClientProvider interface {
-	ClientFor(creds gitlab.Credentials) (gitlab.Client, error)
-}
-
 // CredentialsError says why no GitLab client could be made. It names the
 // Secret and key, never their contents.
 type CredentialsError struct {

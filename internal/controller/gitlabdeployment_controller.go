@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/gitlab"
 )
 
 // FinalizerRecord keeps a GitLabDeployment until its GitLab record is no
@@ -47,7 +48,7 @@ type GitLabDeploymentReconciler struct {
 	// Recorder emits Events on GitLabDeployments.
 	Recorder events.EventRecorder
 	// GitLab hands out GitLab clients per host and token.
-	GitLab ClientProvider
+	GitLab gitlab.ClientProvider
 	// Credentials finds the credentials Secret of a GitLabDeployment.
 	Credentials *CredentialsResolver
 	// Clock is the time source; the real clock if nil.
