@@ -29,6 +29,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -72,6 +73,8 @@ func parseFlags(args []string) (*flags, *zap.Options, error) {
 	fs.DurationVar(&o.CredentialsRetry, "credentials-retry", o.CredentialsRetry, "How soon a missing or rejected credentials Secret is looked at again.")
 	fs.DurationVar(&o.GitLabRetry, "gitlab-retry", o.GitLabRetry, "How soon a rollout stalled on GitLab's refusal (missing ref, project, permission) is tried again.")
 	fs.DurationVar(&o.FinalizeTimeout, "finalize-timeout", o.FinalizeTimeout, "How long a deleted GitLabDeployment waits for GitLab to accept canceled before it is let go.")
+	// --kubeconfig, read by ctrl.GetConfigOrDie.
+	ctrlconfig.RegisterFlags(fs)
 	zapOpts := &zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {

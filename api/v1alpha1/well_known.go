@@ -33,6 +33,20 @@ const (
 	AnnotationApproval = "gitlab.rollgate.dev/approval"
 	// AnnotationCredentials names the credentials Secret in the namespace.
 	AnnotationCredentials = "gitlab.rollgate.dev/credentials"
+	// AnnotationApprovalBypass releases a held rollout without approval; its
+	// value is the reason, recorded in an Event. rollgate removes it once the
+	// bypass is recorded.
+	AnnotationApprovalBypass = "gitlab.rollgate.dev/approval-bypass"
+)
+
+// Annotations rollgate itself sets on a gated Deployment.
+const (
+	// AnnotationHeldTemplate is set with spec.paused by rollgate: the
+	// pod-template-hash of the rollout held for approval.
+	AnnotationHeldTemplate = "gitlab.rollgate.dev/held-template"
+	// AnnotationApprovalBypassedBy names the user who set the bypass
+	// annotation, as the API server authenticated them.
+	AnnotationApprovalBypassedBy = "gitlab.rollgate.dev/approval-bypassed-by"
 )
 
 // DefaultCredentialsSecret is the Secret used when no credentials are named.

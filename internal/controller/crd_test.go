@@ -54,9 +54,13 @@ func TestCRDAcceptsAndDefaultsAGitLabDeployment(t *testing.T) {
 	g.Expect(got.Spec.WorkloadRef.APIVersion).To(Equal("apps/v1"))
 	g.Expect(got.Spec.Approval.Source).To(Equal(gitlabv1alpha1.ApprovalSourcePipeline))
 
-	got.Status.Phase = gitlabv1alpha1.PhaseProgressing
-	got.Status.Record.IID = 7
-	g.Expect(k8sClient.Status().Update(ctx, got)).To(Succeed())
+	g.Eventually(func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(gld), got); err != nil {
+			return err
+		}
+		got.Status.Record.IID = 7
+		return k8sClient.Status().Update(ctx, got)
+	}).Should(Succeed())
 }
 
 func TestCRDRejectsMalformedObjects(t *testing.T) {
@@ -92,8 +96,11 @@ func TestCRDKeepsTheRecordIdentityImmutable(t *testing.T) {
 	gld := validRecord(newNamespace(t))
 	g.Expect(k8sClient.Create(ctx, gld)).To(Succeed())
 
-	gld.Spec.SHA = strings.Repeat("b2", 20)
-	err := k8sClient.Update(ctx, gld)
-	g.Expect(err).To(HaveOccurred())
-	g.Expect(err.Error()).To(ContainSubstring("a new commit is a new rollout"))
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(gld), gld)).To(Succeed())
+		gld.Spec.SHA = strings.Repeat("b2", 20)
+		err := k8sClient.Update(ctx, gld)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(err.Error()).To(ContainSubstring("a new commit is a new rollout"))
+	}).Should(Succeed())
 }

@@ -29,9 +29,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab"
@@ -61,15 +63,28 @@ type GitLabDeploymentReconciler struct {
 	// GitLabRetry is how soon a rollout stalled on GitLab's answer (a
 	// missing ref, a project that cannot be found, a 403) is tried again.
 	GitLabRetry time.Duration
+	// AdoptAfter is how long after an unanswered POST the record is looked
+	// for in GitLab: longer than a request can take, so that a POST still
+	// in flight is not mistaken for one that never arrived.
+	AdoptAfter time.Duration
 	// FinalizeTimeout bounds how long a deleted GitLabDeployment waits for
 	// GitLab to accept canceled before it is let go with a Warning Event.
 	FinalizeTimeout time.Duration
+	// APIReader reads ReplicaSets when a rejected rollout is rolled back;
+	// the client is used if nil.
+	APIReader client.Reader
+	// ApprovalPolling bounds how often GitLab is asked about held rollouts.
+	ApprovalPolling ApprovalPolling
+	// Triggers, when set, carries GitLabDeployments to reconcile at once,
+	// e.g. on a GitLab webhook.
+	Triggers <-chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment]
 }
 
 // +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments/finalizers,verbs=update
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -96,12 +111,21 @@ func (r *GitLabDeploymentReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 	if err := ValidateSpec(&gld.Spec); err != nil {
 		s.stall(err)
+		r.warn(gld, s.reason, "Validate", "%s", s.message)
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 	if err := r.observe(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.syncRecord(ctx, s)
+	gate, err := r.reconcileGate(ctx, s)
+	if err != nil {
+		return gate, err
+	}
+	result, err = r.syncRecord(ctx, s)
+	if gate.RequeueAfter > 0 && (result.RequeueAfter == 0 || gate.RequeueAfter < result.RequeueAfter) {
+		result.RequeueAfter = gate.RequeueAfter
+	}
+	return result, err
 }
 
 // reconcileDelete cancels a running record before the object goes away.
@@ -194,12 +218,15 @@ func (r *GitLabDeploymentReconciler) normal(obj *gitlabv1alpha1.GitLabDeployment
 // SetupWithManager sets up the controller with the Manager. A GitLabDeployment
 // is reconciled when it changes and whenever its Deployment does.
 func (r *GitLabDeploymentReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&gitlabv1alpha1.GitLabDeployment{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfDeployment)).
-		Named("gitlabdeployment").
-		Complete(r)
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfDeployment))
+	if r.Triggers != nil {
+		b = b.WatchesRawSource(source.Channel(r.Triggers,
+			&handler.TypedEnqueueRequestForObject[*gitlabv1alpha1.GitLabDeployment]{}))
+	}
+	return b.Named("gitlabdeployment").Complete(r)
 }
 
 func (r *GitLabDeploymentReconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object) []reconcile.Request {
@@ -208,8 +235,13 @@ func (r *GitLabDeploymentReconciler) rolloutsOfDeployment(ctx context.Context, o
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
+	hash := ""
+	if deploy, ok := obj.(*appsv1.Deployment); ok {
+		hash = TemplateHash(&deploy.Spec.Template)
+	}
 	for i := range list.Items {
-		if settled(&list.Items[i]) {
+		// A rejected template applied again is watched so that it is kept held.
+		if settled(&list.Items[i]) && rolloutHash(&list.Items[i]) != hash {
 			continue
 		}
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})

@@ -54,6 +54,14 @@ func (r *GitLabDeploymentReconciler) syncRecord(ctx context.Context, s *recordSc
 		s.synced = true
 		return ctrl.Result{}, nil
 	}
+	if needsAdoption && rec.IntentTime != nil {
+		// A POST whose answer was lost may still be on its way into GitLab:
+		// look for its record only once it must have landed.
+		if wait := rec.IntentTime.Add(r.AdoptAfter).Sub(s.now); wait > 0 {
+			s.waitWith(ReasonAwaitingRecord, "Waiting for an unanswered request to GitLab to settle before looking for its record")
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+	}
 	gl, err := r.clientFor(ctx, s)
 	if err != nil {
 		return r.handleError(ctx, s, err)

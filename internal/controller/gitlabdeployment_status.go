@@ -49,6 +49,7 @@ const (
 	ReasonCommitNotFound    = "CommitNotFound"
 	ReasonForbidden         = "Forbidden"
 	ReasonGitLabRejected    = "GitLabRejected"
+	ReasonAwaitingRecord    = "AwaitingRecord"
 )
 
 // recordScope is what one reconcile of a GitLabDeployment read and decided.

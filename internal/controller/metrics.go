@@ -18,72 +18,86 @@ package controller
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab"
 )
 
-// Metrics are rollgate's own metrics on top of controller-runtime's.
-type Metrics struct {
-	rollouts *prometheus.CounterVec
+// rolloutsRecorded counts records that reached a finished status.
+var rolloutsRecorded = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "rollgate_rollouts_recorded_total",
+	Help: "Rollouts whose GitLab record reached a finished status, by that status (success, failed, canceled).",
+}, []string{"status"})
+
+var runningDesc = prometheus.NewDesc("rollgate_records_running_too_long",
+	"GitLab records that have said running for longer than --running-threshold.", nil, nil)
+
+// running is the collector of rollgate_records_running_too_long; it reads
+// the GitLabDeployments of the manager's cache at scrape time.
+var running = &runningCollector{}
+
+func init() {
+	crmetrics.Registry.MustRegister(rolloutsRecorded, running)
 }
 
-// NewMetrics creates the rollout metrics and, with reader, the gauge of
-// records left running longer than threshold; it registers them on reg.
-func NewMetrics(reg prometheus.Registerer, reader client.Reader, threshold time.Duration) *Metrics {
-	m := &Metrics{
-		rollouts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rollgate_rollouts_recorded_total",
-			Help: "Rollouts whose GitLab record reached a finished status, by that status (success, failed, canceled).",
-		}, []string{"status"}),
-	}
-	reg.MustRegister(m.rollouts)
-	if reader != nil {
-		reg.MustRegister(&runningCollector{reader: reader, threshold: threshold, clock: clock.RealClock{}})
-	}
-	return m
+// Metrics gives the controllers rollgate's own metrics.
+type Metrics struct{}
+
+// NewMetrics points the stuck-records gauge at reader (a manager's cache)
+// with the given threshold, and returns the rollout metrics.
+func NewMetrics(reader client.Reader, threshold time.Duration) *Metrics {
+	running.mu.Lock()
+	defer running.mu.Unlock()
+	running.reader, running.threshold = reader, threshold
+	return &Metrics{}
 }
 
 func (m *Metrics) recorded(status string) {
 	if m == nil {
 		return
 	}
-	m.rollouts.WithLabelValues(status).Inc()
+	rolloutsRecorded.WithLabelValues(status).Inc()
 }
 
-var runningDesc = prometheus.NewDesc("rollgate_records_running_too_long",
-	"GitLab records rollgate left running for longer than the threshold (--running-threshold).", nil, nil)
-
-// runningCollector counts, at scrape time, the records in the cache that
-// have said running for longer than the threshold.
 type runningCollector struct {
+	mu        sync.Mutex
 	reader    client.Reader
 	threshold time.Duration
-	clock     clock.PassiveClock
 }
 
 func (c *runningCollector) Describe(ch chan<- *prometheus.Desc) { ch <- runningDesc }
 
 func (c *runningCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	reader, threshold := c.reader, c.threshold
+	c.mu.Unlock()
+	if reader == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var list gitlabv1alpha1.GitLabDeploymentList
-	if err := c.reader.List(ctx, &list); err != nil {
+	if err := reader.List(ctx, &list); err != nil {
 		ch <- prometheus.NewInvalidMetric(runningDesc, err)
 		return
 	}
+	ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, float64(runningTooLong(list.Items, threshold, time.Now())))
+}
+
+// runningTooLong counts the records running for longer than threshold.
+func runningTooLong(items []gitlabv1alpha1.GitLabDeployment, threshold time.Duration, now time.Time) int {
 	n := 0
-	now := c.clock.Now()
-	for i := range list.Items {
-		rec := list.Items[i].Status.Record
-		if rec.Status == gitlab.StatusRunning && rec.CreatedAt != nil && now.Sub(rec.CreatedAt.Time) > c.threshold {
+	for i := range items {
+		rec := items[i].Status.Record
+		if rec.Status == gitlab.StatusRunning && rec.CreatedAt != nil && now.Sub(rec.CreatedAt.Time) > threshold {
 			n++
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, float64(n))
+	return n
 }

@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"go.uber.org/zap/zapcore"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/testenv"
@@ -51,7 +52,7 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.WarnLevel)))
 	utilruntime.Must(clientgoscheme.AddToScheme(testScheme))
 	utilruntime.Must(gitlabv1alpha1.AddToScheme(testScheme))
 
@@ -64,6 +65,9 @@ func runSuite(m *testing.M) int {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: bin,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			Paths: []string{filepath.Join("..", "..", "config", "webhook", "manifests.yaml")},
+		},
 	}
 	cfg, err = env.Start()
 	if err != nil {
@@ -75,11 +79,29 @@ func runSuite(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "stopping envtest: %v\n", err)
 		}
 	}()
+	// Tests act as the envtest admin; rollgate's managers act as their own
+	// user, which its admission webhooks recognise.
 	k8sClient, err = client.New(cfg, client.Options{Scheme: testScheme})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "creating client: %v\n", err)
 		return 1
 	}
+	if cfg, err = rollgateConfig(env); err != nil {
+		fmt.Fprintf(os.Stderr, "adding rollgate's user: %v\n", err)
+		return 1
+	}
+	stopWebhooks, err := startWebhookServer(env)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting the webhook server: %v\n", err)
+		return 1
+	}
+	defer stopWebhooks()
+	stop, err := startManager()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting the manager: %v\n", err)
+		return 1
+	}
+	defer stop()
 	return m.Run()
 }
 

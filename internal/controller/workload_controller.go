@@ -67,6 +67,9 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	hash := TemplateHash(&deploy.Spec.Template)
+	if r.notARollout(deploy, hash, rollouts) {
+		return ctrl.Result{}, nil
+	}
 	if n := len(rollouts); n == 0 || rolloutHash(&rollouts[n-1]) != hash {
 		gld, err := r.createRollout(ctx, deploy, hash, rollouts)
 		if err != nil {

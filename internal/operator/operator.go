@@ -30,7 +30,6 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/controller"
@@ -88,7 +87,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := controller.SetupIndexes(ctx, mgr); err != nil {
 		return fmt.Errorf("registering indexes: %w", err)
 	}
-	metrics := controller.NewMetrics(crmetrics.Registry, mgr.GetClient(), opts.RunningThreshold)
+	metrics := controller.NewMetrics(mgr.GetClient(), opts.RunningThreshold)
 	registry := gitlab.NewRegistry(opts.GitLab)
 	if err := (&controller.WorkloadReconciler{
 		Client:       mgr.GetClient(),
@@ -106,6 +105,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		CredentialsRetry: opts.CredentialsRetry,
 		GitLabRetry:      opts.GitLabRetry,
 		FinalizeTimeout:  opts.FinalizeTimeout,
+		AdoptAfter:       opts.GitLab.RequestTimeout + 5*time.Second,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the gitlabdeployment controller: %w", err)
 	}
