@@ -19,10 +19,12 @@ limitations under the License.
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
@@ -49,6 +51,9 @@ type flags struct {
 	webhookCertPath, metricsCert string
 	webhookPort                  int
 	defaultCredentials           string
+	hookTokenFile                string
+	certRotation                 bool
+	certSecret, webhookHosts     string
 	rollgate                     operator.Options
 }
 
@@ -73,11 +78,30 @@ func parseFlags(args []string) (*flags, *zap.Options, error) {
 	fs.DurationVar(&o.CredentialsRetry, "credentials-retry", o.CredentialsRetry, "How soon a missing or rejected credentials Secret is looked at again.")
 	fs.DurationVar(&o.GitLabRetry, "gitlab-retry", o.GitLabRetry, "How soon a rollout stalled on GitLab's refusal (missing ref, project, permission) is tried again.")
 	fs.DurationVar(&o.FinalizeTimeout, "finalize-timeout", o.FinalizeTimeout, "How long a deleted GitLabDeployment waits for GitLab to accept canceled before it is let go.")
+	fs.BoolVar(&o.Gate.Webhooks, "approval-webhooks", o.Gate.Webhooks, "Serve the Deployment admission webhooks that hold rollouts for GitLab approval.")
+	fs.StringVar(&o.Gate.Username, "username", "", "The Kubernetes username rollgate acts as, whose Deployment writes the webhooks let through; empty asks the API server at start.")
+	fs.DurationVar(&o.Gate.Polling.Min, "approval-poll-min", o.Gate.Polling.Min, "First interval between reads of a held rollout's approvals; it grows with the wait.")
+	fs.DurationVar(&o.Gate.Polling.Max, "approval-poll-max", o.Gate.Polling.Max, "Longest interval between reads of a held rollout's approvals.")
+	fs.StringVar(&o.Gate.HookAddr, "gitlab-hook-bind-address", "0", "The address the GitLab webhook receiver (path /hooks/gitlab, plain HTTP) listens on, e.g. :8082; 0 turns it off.")
+	fs.StringVar(&f.hookTokenFile, "gitlab-hook-token-file", "", "A file holding the secret token GitLab sends with its webhooks (X-Gitlab-Token).")
+	fs.BoolVar(&f.certRotation, "webhook-cert-rotation", true, "Make, renew and trust the webhook certificate (a CA in a Secret, injected as caBundle); false when cert-manager provides it in --webhook-cert-path.")
+	fs.StringVar(&f.certSecret, "webhook-cert-secret", "", "The Secret, as namespace/name, that keeps the self-managed webhook certificate; defaults to $POD_NAMESPACE/rollgate-webhook-cert.")
+	fs.StringVar(&f.webhookHosts, "webhook-hosts", "", "Comma-separated names or IPs the API server calls the webhooks at; defaults to rollgate-webhook-service.$POD_NAMESPACE.svc.")
 	// --kubeconfig, read by ctrl.GetConfigOrDie.
 	ctrlconfig.RegisterFlags(fs)
 	zapOpts := &zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if f.hookTokenFile != "" {
+		token, err := os.ReadFile(f.hookTokenFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--gitlab-hook-token-file: %w", err)
+		}
+		o.Gate.HookToken = bytes.TrimSpace(token)
+	}
+	if err := f.certOptions(); err != nil {
 		return nil, nil, err
 	}
 	if f.defaultCredentials != "" {
@@ -125,6 +149,9 @@ func run(f *flags) error {
 	if f.webhookCertPath != "" {
 		webhookOpts.CertDir = f.webhookCertPath
 	}
+	if c := f.rollgate.Gate.Certs; c != nil {
+		webhookOpts.CertDir = c.CertDir
+	}
 	metricsOpts := metricsserver.Options{BindAddress: f.metricsAddr, SecureServing: f.secureMetrics, TLSOpts: tlsOpts}
 	if f.secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
@@ -157,4 +184,38 @@ func run(f *flags) error {
 	}
 	setupLog.Info("Starting manager")
 	return mgr.Start(ctx)
+}
+
+// certOptions configures the self-managed webhook certificate.
+func (f *flags) certOptions() error {
+	if !f.certRotation || !f.rollgate.Gate.Webhooks {
+		return nil
+	}
+	ns := os.Getenv("POD_NAMESPACE")
+	c := &operator.CertOptions{
+		CertDir:            f.webhookCertPath,
+		MutatingWebhooks:   []string{"rollgate-mutating-webhook-configuration"},
+		ValidatingWebhooks: []string{"rollgate-validating-webhook-configuration"},
+	}
+	if c.CertDir == "" {
+		c.CertDir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs")
+	}
+	secret := f.certSecret
+	if secret == "" && ns != "" {
+		secret = ns + "/rollgate-webhook-cert"
+	}
+	if secret != "" {
+		sns, name, ok := strings.Cut(secret, "/")
+		if !ok || sns == "" || name == "" {
+			return fmt.Errorf("--webhook-cert-secret must be namespace/name, not %q", secret)
+		}
+		c.Secret = types.NamespacedName{Namespace: sns, Name: name}
+	}
+	hosts := f.webhookHosts
+	if hosts == "" {
+		hosts = "rollgate-webhook-service." + ns + ".svc"
+	}
+	c.Hosts = strings.Split(hosts, ",")
+	f.rollgate.Gate.Certs = c
+	return nil
 }

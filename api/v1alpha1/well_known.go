@@ -47,6 +47,9 @@ const (
 	// AnnotationApprovalBypassedBy names the user who set the bypass
 	// annotation, as the API server authenticated them.
 	AnnotationApprovalBypassedBy = "gitlab.rollgate.dev/approval-bypassed-by"
+	// AnnotationRestoredTemplate is the pod-template-hash of the template
+	// rollgate restored after a rejection: the earlier rollout, not a new one.
+	AnnotationRestoredTemplate = "gitlab.rollgate.dev/restored-template"
 )
 
 // DefaultCredentialsSecret is the Secret used when no credentials are named.

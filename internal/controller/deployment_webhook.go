@@ -40,6 +40,14 @@ import (
 // +kubebuilder:webhook:path=/mutate-apps-v1-deployment,mutating=true,failurePolicy=ignore,sideEffects=None,groups=apps,resources=deployments,verbs=create;update,versions=v1,name=hold.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded
 // +kubebuilder:webhook:path=/validate-apps-v1-deployment,mutating=false,failurePolicy=ignore,sideEffects=None,groups=apps,resources=deployments,verbs=update,versions=v1,name=guard.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5
 
+// The self-managed webhook certificate (internal/webhookcert) sets the
+// caBundle of the webhook configurations and keeps the CA in a Secret of the
+// operator's namespace.
+//
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations,verbs=get;patch
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;create;update
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=selfsubjectreviews,verbs=create
+
 // SetupDeploymentGateWebhook registers the admission webhooks that hold a
 // gated Deployment's unapproved pod template (mutating: spec.paused) and
 // stop anyone but rollgate, named by username, from releasing it
@@ -96,6 +104,8 @@ func (h *DeploymentHolder) Default(ctx context.Context, deploy *appsv1.Deploymen
 		carryHold(deploy, old)
 		return nil
 	}
+	// A new template from a user is no longer the one rollgate restored.
+	delete(deploy.Annotations, gitlabv1alpha1.AnnotationRestoredTemplate)
 	if deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypass] != "" {
 		deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy] = req.UserInfo.Username
 		return nil

@@ -150,6 +150,9 @@ func (r *GitLabDeploymentReconciler) keepReleased(ctx context.Context, s *record
 	if !r.holds(s) {
 		return nil
 	}
+	if err := r.patchStatus(ctx, s); err != nil {
+		return err
+	}
 	if err := r.setHeld(ctx, s.deploy, "", false); err != nil {
 		return err
 	}

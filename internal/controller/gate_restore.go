@@ -55,9 +55,15 @@ func (r *GitLabDeploymentReconciler) reject(ctx context.Context, s *recordScope)
 		}
 		return r.setHeld(ctx, s.deploy, s.gld.Status.PodTemplateHash, true)
 	}
+	// The decision is written before the Deployment changes, so that no
+	// one sees the restored template without knowing why.
+	if err := r.patchStatus(ctx, s); err != nil {
+		return err
+	}
 	patch := client.MergeFrom(s.deploy.DeepCopy())
 	s.deploy.Spec.Template = *template
 	release(s.deploy)
+	s.deploy.Annotations[gitlabv1alpha1.AnnotationRestoredTemplate] = from
 	if err := r.Patch(ctx, s.deploy, patch); err != nil {
 		return err
 	}

@@ -32,6 +32,9 @@ func (r *WorkloadReconciler) notARollout(deploy *appsv1.Deployment, hash string,
 	if n == 0 {
 		return false
 	}
+	if deploy.Annotations[gitlabv1alpha1.AnnotationRestoredTemplate] == hash {
+		return true
+	}
 	for i := range rollouts {
 		if rolloutHash(&rollouts[i]) == hash && declined(&rollouts[i]) {
 			return true

@@ -54,6 +54,12 @@ func (r *GitLabDeploymentReconciler) syncRecord(ctx context.Context, s *recordSc
 		s.synced = true
 		return ctrl.Result{}, nil
 	}
+	if caughtUp, err := r.catchUp(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	} else if caughtUp {
+		// Decide again from the status as it is.
+		return r.syncRecord(ctx, s)
+	}
 	if needsAdoption && rec.IntentTime != nil {
 		// A POST whose answer was lost may still be on its way into GitLab:
 		// look for its record only once it must have landed.
@@ -204,19 +210,50 @@ func (r *GitLabDeploymentReconciler) adopt(ctx context.Context, s *recordScope, 
 	return nil
 }
 
-// recordsInUse returns the record IDs of the other rollouts of the workload.
+// recordsInUse returns the record IDs of the other rollouts in the
+// namespace that record to the same project: two Deployments may deploy the
+// same sha and ref to one environment. It reads the API server, as the cache
+// may not hold a record ID written a moment ago.
 func (r *GitLabDeploymentReconciler) recordsInUse(ctx context.Context, gld *gitlabv1alpha1.GitLabDeployment) (map[int64]bool, error) {
-	rollouts, err := rolloutsOf(ctx, r.Client, gld.Namespace, gld.Spec.WorkloadRef.Name)
-	if err != nil {
+	reader := client.Reader(r.Client)
+	if r.APIReader != nil {
+		reader = r.APIReader
+	}
+	var list gitlabv1alpha1.GitLabDeploymentList
+	if err := reader.List(ctx, &list, client.InNamespace(gld.Namespace)); err != nil {
 		return nil, err
 	}
 	ids := map[int64]bool{}
-	for i := range rollouts {
-		if rollouts[i].UID != gld.UID && rollouts[i].Status.Record.ID != 0 {
-			ids[rollouts[i].Status.Record.ID] = true
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.UID != gld.UID && other.Status.Record.ID != 0 && other.Spec.Project == gld.Spec.Project {
+			ids[other.Status.Record.ID] = true
 		}
 	}
 	return ids, nil
+}
+
+// catchUp replaces the GitLabDeployment this reconcile read from the cache
+// with the API server's copy when the two differ, and reports whether it
+// did. The cache can lag behind this controller's own last status write
+// (the intent, or the record a POST returned); deciding from the older copy
+// would create a second record, or read GitLab for one already known.
+func (r *GitLabDeploymentReconciler) catchUp(ctx context.Context, s *recordScope) (bool, error) {
+	if r.APIReader == nil {
+		return false, nil
+	}
+	live := &gitlabv1alpha1.GitLabDeployment{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(s.gld), live); err != nil {
+		return false, err
+	}
+	if live.ResourceVersion == s.gld.ResourceVersion {
+		return false, nil
+	}
+	s.base = live.DeepCopy()
+	live.Status.PodTemplateHash = s.gld.Status.PodTemplateHash
+	observeRollout(live, s.deploy, s.state, s.now)
+	s.gld = live
+	return true, nil
 }
 
 func setRecord(s *recordScope, d *gitlab.Deployment) {

@@ -53,6 +53,8 @@ type Options struct {
 	GitLabRetry time.Duration
 	// FinalizeTimeout bounds how long a deleted rollout waits to cancel its record.
 	FinalizeTimeout time.Duration
+	// Gate configures the approval gate's webhooks and polling.
+	Gate GateOptions
 }
 
 // DefaultOptions returns the defaults of the manager's flags.
@@ -64,6 +66,7 @@ func DefaultOptions() Options {
 		CredentialsRetry: 2 * time.Minute,
 		GitLabRetry:      10 * time.Minute,
 		FinalizeTimeout:  10 * time.Minute,
+		Gate:             GateOptions{Webhooks: true, Polling: controller.DefaultApprovalPolling},
 	}
 }
 
@@ -96,6 +99,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the workload controller: %w", err)
 	}
+	triggers, err := setupGate(ctx, mgr, opts.Gate)
+	if err != nil {
+		return err
+	}
 	if err := (&controller.GitLabDeploymentReconciler{
 		Client:           mgr.GetClient(),
 		Recorder:         mgr.GetEventRecorder("rollgate"),
@@ -106,6 +113,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		GitLabRetry:      opts.GitLabRetry,
 		FinalizeTimeout:  opts.FinalizeTimeout,
 		AdoptAfter:       opts.GitLab.RequestTimeout + 5*time.Second,
+		APIReader:        mgr.GetAPIReader(),
+		ApprovalPolling:  opts.Gate.Polling,
+		Triggers:         triggers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the gitlabdeployment controller: %w", err)
 	}

@@ -1,0 +1,149 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/controller"
+	"github.com/rollgate/rollgate/internal/webhookcert"
+)
+
+// GateOptions configure the approval gate.
+type GateOptions struct {
+	// Webhooks registers the Deployment admission webhooks on the manager's
+	// webhook server.
+	Webhooks bool
+	// Username is the user rollgate acts as, whose Deployment writes the
+	// webhooks let through; empty means ask the API server
+	// (SelfSubjectReview) at start.
+	Username string
+	// Polling bounds how often GitLab is asked about held rollouts.
+	Polling controller.ApprovalPolling
+	// HookAddr is the address the GitLab webhook receiver listens on
+	// (plain HTTP, path HookPath); empty or "0" turns it off.
+	HookAddr string
+	// HookToken is the secret GitLab sends as X-Gitlab-Token.
+	HookToken []byte
+	// Certs, when set, manages the webhook server's certificate (made,
+	// kept in a Secret, injected as caBundle, renewed); nil when another
+	// tool such as cert-manager provides it.
+	Certs *CertOptions
+}
+
+// CertOptions configure the self-managed webhook certificate.
+type CertOptions struct {
+	// Secret keeps the CA and certificate; empty Name keeps them in memory.
+	Secret types.NamespacedName
+	// CertDir is the webhook server's certificate directory.
+	CertDir string
+	// Hosts are the names (or IPs) the API server reaches the webhooks by.
+	Hosts []string
+	// MutatingWebhooks and ValidatingWebhooks name the configurations
+	// whose caBundle is set.
+	MutatingWebhooks, ValidatingWebhooks []string
+}
+
+// HookPath is the path of the GitLab webhook receiver.
+const HookPath = "/hooks/gitlab"
+
+// setupGate registers the admission webhooks and the GitLab webhook
+// receiver, and returns the channel the receiver triggers reconciles on.
+func setupGate(ctx context.Context, mgr ctrl.Manager, opts GateOptions) (chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment], error) {
+	if opts.Webhooks {
+		username := opts.Username
+		if username == "" {
+			var err error
+			if username, err = selfUsername(ctx, mgr); err != nil {
+				return nil, fmt.Errorf("learning rollgate's username (set --username): %w", err)
+			}
+		}
+		if opts.Certs != nil {
+			if err := setupCerts(ctx, mgr, opts.Certs); err != nil {
+				return nil, err
+			}
+		}
+		logf.FromContext(ctx).Info("Registered the Deployment approval webhooks", "username", username)
+		if err := controller.SetupDeploymentGateWebhook(mgr, username); err != nil {
+			return nil, fmt.Errorf("setting up the Deployment webhooks: %w", err)
+		}
+	}
+	if opts.HookAddr == "" || opts.HookAddr == "0" {
+		return nil, nil
+	}
+	if len(opts.HookToken) == 0 {
+		return nil, errors.New("the GitLab webhook receiver needs a token (--gitlab-hook-token-file)")
+	}
+	triggers := make(chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment], 64)
+	mux := http.NewServeMux()
+	mux.Handle(HookPath, &controller.GitLabHookReceiver{Reader: mgr.GetClient(), Token: opts.HookToken, Triggers: triggers})
+	if err := mgr.Add(hookServer(opts.HookAddr, mux)); err != nil {
+		return nil, err
+	}
+	return triggers, nil
+}
+
+// hookServer serves the receiver until the manager stops.
+func hookServer(addr string, handler http.Handler) manager.RunnableFunc {
+	return func(ctx context.Context) error {
+		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return ctx }}
+		errs := make(chan error, 1)
+		go func() { errs <- srv.ListenAndServe() }()
+		select {
+		case err := <-errs:
+			return fmt.Errorf("serving the GitLab webhook receiver: %w", err)
+		case <-ctx.Done():
+			shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(shutdown)
+		}
+	}
+}
+
+// selfUsername asks the API server who rollgate is.
+func selfUsername(ctx context.Context, mgr ctrl.Manager) (string, error) {
+	review := &authenticationv1.SelfSubjectReview{}
+	if err := mgr.GetClient().Create(ctx, review); err != nil {
+		return "", err
+	}
+	return review.Status.UserInfo.Username, nil
+}
+
+// setupCerts makes or loads the webhook certificate now, so that the
+// webhook server finds it at start, and keeps it renewed and trusted.
+func setupCerts(ctx context.Context, mgr ctrl.Manager, opts *CertOptions) error {
+	rotator := &webhookcert.Rotator{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Secret: opts.Secret,
+		CertDir: opts.CertDir, Hosts: opts.Hosts, MutatingWebhooks: opts.MutatingWebhooks, ValidatingWebhooks: opts.ValidatingWebhooks}
+	if err := rotator.Ensure(ctx); err != nil {
+		return fmt.Errorf("preparing the webhook certificate: %w", err)
+	}
+	return mgr.Add(rotator)
+}
