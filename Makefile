@@ -73,9 +73,14 @@ test: manifests generate fmt vet k8s-binaries ## Run unit, envtest and control-p
 		go test $(TEST_FLAGS) $$(go list ./... | grep -v /test/e2e)
 
 .PHONY: test-e2e
-test-e2e: manifests generate k8s-binaries ## Run the end-to-end tests on a real local control plane.
+test-e2e: manifests generate kustomize k8s-binaries ## Run the end-to-end tests on a real local control plane.
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
 		go test $(TEST_FLAGS) -v ./test/e2e/...
+
+.PHONY: bench
+bench: manifests generate k8s-binaries ## Benchmark the manager on a real local control plane: 2,000 Deployments, 200 opted in.
+	KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
+		go test -count=1 -timeout 30m -run '^$$' -bench . -benchtime=1x -v ./test/bench/...
 
 ##@ Build
 
@@ -83,9 +88,24 @@ test-e2e: manifests generate k8s-binaries ## Run the end-to-end tests on a real 
 build: manifests generate fmt vet ## Build the manager binary.
 	go build -o bin/manager ./cmd
 
+# RUN_FLAGS are passed to the manager by `make run`. The admission webhooks
+# are off by default: the API server could not reach them on this machine.
+RUN_FLAGS ?= --approval-webhooks=false
+
 .PHONY: run
-run: manifests generate fmt vet ## Run the manager against the cluster in the current kubeconfig.
-	go run ./cmd
+run: manifests generate fmt vet ## Run the manager against the cluster in the current kubeconfig (`make install` first).
+	go run ./cmd $(RUN_FLAGS)
+
+# DEMO_FLAGS are passed to the demo, e.g. DEMO_FLAGS=--auto-approve.
+DEMO_FLAGS ?=
+
+.PHONY: demo
+demo: manifests k8s-binaries ## Show rollgate end to end: a local cluster, a fake GitLab, approvals (see cmd/demo).
+	@echo "Building rollgate's manager, the fake GitLab and the demo into bin/ ..."
+	go build -o bin/manager ./cmd
+	go build -o bin/fake-gitlab ./cmd/fake-gitlab
+	go build -o bin/demo ./cmd/demo
+	ROLLGATE_K8S_BIN="$(K8S_BIN)" bin/demo --bin-dir bin $(DEMO_FLAGS)
 
 .PHONY: docker-build
 docker-build: ## Build the manager's container image.
@@ -95,11 +115,23 @@ docker-build: ## Build the manager's container image.
 docker-push: ## Push the manager's container image.
 	$(CONTAINER_TOOL) push $(IMG)
 
+# INSTALL_CONFIG is what build-installer, deploy and undeploy render:
+# config/default (the manager makes and renews the webhook certificate) or
+# config/overlays/cert-manager (cert-manager does).
+INSTALL_CONFIG ?= config/default
+
+# render-install writes $(INSTALL_CONFIG) with the manager image $(IMG) to
+# stdout. The image is set in a copy of config/, so the tree stays as it is.
+define render-install
+( set -e; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; cp -R config "$$tmp/"; \
+  cd "$$tmp/config/manager" && "$(KUSTOMIZE)" edit set image controller=$(IMG); \
+  "$(KUSTOMIZE)" build "$$tmp/$(INSTALL_CONFIG)" )
+endef
+
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Generate dist/install.yaml: CRDs, RBAC, the manager and its webhooks.
+build-installer: manifests generate kustomize ## Generate dist/install.yaml: CRDs, RBAC, the manager, its webhooks and metrics Service.
 	mkdir -p dist
-	cd config/manager && "$(KUSTOMIZE)" edit set image controller=$(IMG)
-	"$(KUSTOMIZE)" build config/default > dist/install.yaml
+	$(render-install) > dist/install.yaml
 
 ##@ Deployment
 
@@ -116,13 +148,12 @@ uninstall: manifests kustomize ## Remove the CRDs from the cluster in the curren
 	"$(KUSTOMIZE)" build config/crd | "$(KUBECTL)" delete --ignore-not-found=$(ignore-not-found) -f -
 
 .PHONY: deploy
-deploy: manifests kustomize ## Deploy rollgate to the cluster in the current kubeconfig.
-	cd config/manager && "$(KUSTOMIZE)" edit set image controller=$(IMG)
-	"$(KUSTOMIZE)" build config/default | "$(KUBECTL)" apply -f -
+deploy: manifests kustomize ## Deploy rollgate (INSTALL_CONFIG, IMG) to the cluster in the current kubeconfig.
+	$(render-install) | "$(KUBECTL)" apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: kustomize ## Remove rollgate from the cluster in the current kubeconfig.
-	"$(KUSTOMIZE)" build config/default | "$(KUBECTL)" delete --ignore-not-found=$(ignore-not-found) -f -
+	$(render-install) | "$(KUBECTL)" delete --ignore-not-found=$(ignore-not-found) -f -
 
 ##@ Dependencies
 

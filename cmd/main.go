@@ -160,13 +160,16 @@ func run(f *flags) error {
 		metricsOpts.CertDir = f.metricsCert
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                        operator.NewScheme(),
-		Cache:                         operator.CacheOptions(),
-		Metrics:                       metricsOpts,
-		WebhookServer:                 webhook.NewServer(webhookOpts),
-		HealthProbeBindAddress:        f.probeAddr,
-		LeaderElection:                f.leaderElect,
-		LeaderElectionID:              "rollgate.gitlab.rollgate.dev",
+		Scheme:                 operator.NewScheme(),
+		Cache:                  operator.CacheOptions(),
+		Metrics:                metricsOpts,
+		WebhookServer:          webhook.NewServer(webhookOpts),
+		HealthProbeBindAddress: f.probeAddr,
+		LeaderElection:         f.leaderElect,
+		LeaderElectionID:       "rollgate.gitlab.rollgate.dev",
+		// The pod's namespace (set by the installer); empty means the
+		// in-cluster namespace, so running outside needs POD_NAMESPACE.
+		LeaderElectionNamespace:       os.Getenv("POD_NAMESPACE"),
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {

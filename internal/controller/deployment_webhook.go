@@ -41,11 +41,14 @@ import (
 // +kubebuilder:webhook:path=/validate-apps-v1-deployment,mutating=false,failurePolicy=ignore,sideEffects=None,groups=apps,resources=deployments,verbs=update,versions=v1,name=guard.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5
 
 // The self-managed webhook certificate (internal/webhookcert) sets the
-// caBundle of the webhook configurations and keeps the CA in a Secret of the
-// operator's namespace.
+// caBundle of rollgate's own webhook configurations and keeps the CA in a
+// Secret of the operator's namespace; both are named, so nothing else can be
+// read or changed (a create cannot be limited by name).
 //
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations,verbs=get;patch
-// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;create;update
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,resourceNames=rollgate-mutating-webhook-configuration,verbs=get;patch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,resourceNames=rollgate-validating-webhook-configuration,verbs=get;patch
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,resourceNames=rollgate-webhook-cert,verbs=get;update
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=create
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=selfsubjectreviews,verbs=create
 
 // SetupDeploymentGateWebhook registers the admission webhooks that hold a
@@ -60,13 +63,14 @@ func SetupDeploymentGateWebhook(mgr ctrl.Manager, username string) error {
 }
 
 // Gated reports whether a Deployment asks for its rollouts to wait for
-// GitLab's approval.
+// GitLab's approval. An approval annotation that is present but cannot be
+// parsed gates too (fail closed): a typo never turns the gate off.
 func Gated(deploy *appsv1.Deployment) bool {
 	if !OptedIn(deploy.Annotations) {
 		return false
 	}
 	gate, err := ParseApproval(deploy.Annotations[gitlabv1alpha1.AnnotationApproval])
-	return err == nil && gate != nil
+	return err != nil || gate != nil
 }
 
 // Held reports whether rollgate holds the Deployment's current template.

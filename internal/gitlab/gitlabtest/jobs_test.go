@@ -105,6 +105,16 @@ func (h *hookReceiver) statuses() []string {
 	return out
 }
 
+// byStatus returns the payload received for a status.
+func (h *hookReceiver) byStatus(status string) (map[string]any, http.Header) {
+	for i, m := range h.got {
+		if m["status"] == status {
+			return m, h.hdrs[i]
+		}
+	}
+	return nil, nil
+}
+
 func TestDeploymentHooks(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t)
@@ -123,12 +133,13 @@ func TestDeploymentHooks(t *testing.T) {
 	job, _ := w.CreateJob(gitlabtest.JobSpec{Project: "acme/shop", Environment: "production", Ref: "main", User: "dev", Manual: true})
 	_, _ = w.FailJob(job.ID)
 	w.WaitHooks()
-	g.Expect(recv.statuses()).To(Equal([]string{"running", "success", "canceled", "failed"}))
+	// Deliveries are asynchronous, as GitLab's are: their order is not kept.
+	g.Expect(recv.statuses()).To(ConsistOf("running", "success", "canceled", "failed"))
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
-	g.Expect(recv.hdrs[0].Get("X-Gitlab-Event")).To(Equal("Deployment Hook"))
-	g.Expect(recv.hdrs[0].Get("X-Gitlab-Token")).To(Equal("s3cret"))
-	first := recv.got[1]
+	first, hdr := recv.byStatus("success")
+	g.Expect(hdr.Get("X-Gitlab-Event")).To(Equal("Deployment Hook"))
+	g.Expect(hdr.Get("X-Gitlab-Token")).To(Equal("s3cret"))
 	g.Expect(first["object_kind"]).To(Equal("deployment"))
 	g.Expect(first["deployment_id"]).To(BeNumerically("==", id))
 	g.Expect(first["environment"]).To(Equal("production"))
@@ -138,7 +149,8 @@ func TestDeploymentHooks(t *testing.T) {
 	g.Expect(first["ref"]).To(Equal("main"))
 	g.Expect(first["status_changed_at"]).To(Equal("2024-05-01 10:00:00 +0000"))
 	g.Expect(first["project"].(map[string]any)["path_with_namespace"]).To(Equal("acme/shop"))
-	g.Expect(recv.got[3]["deployable_url"]).To(Equal(w.URL + "/acme/shop/-/jobs/" + strconv.FormatInt(job.ID, 10)))
+	failedHook, _ := recv.byStatus("failed")
+	g.Expect(failedHook["deployable_url"]).To(Equal(w.URL + "/acme/shop/-/jobs/" + strconv.FormatInt(job.ID, 10)))
 	failed := 0
 	for _, d := range w.HookDeliveries() {
 		if d.Error != "" {
