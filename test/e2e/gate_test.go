@@ -1,0 +1,264 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/controller"
+	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
+	"github.com/rollgate/rollgate/internal/operator"
+	"github.com/rollgate/rollgate/test/cluster"
+)
+
+// gateEnv is a cluster of its own with rollgate running in-process as its
+// own user, its admission webhooks called by the API server on 127.0.0.1,
+// and a fake GitLab whose environments need approvals.
+type gateEnv struct {
+	k8s     client.Client
+	gitlab  *gitlabtest.Server
+	project string
+}
+
+const gateProject = "acme/shop"
+
+// TestGate runs the approval gate end to end; the subtests share one
+// cluster and one manager.
+func TestGate(t *testing.T) {
+	env := startGateEnv(t)
+	t.Run("RecordSourceHoldsUntilEveryRuleApprovesThenRejectionRestores", env.testRecordSource)
+	t.Run("PipelineSourceReleasesOnApprovalOfTheBlockedJob", env.testPipelineSource)
+}
+
+func startGateEnv(t *testing.T) *gateEnv {
+	g := NewWithT(t)
+	c := cluster.StartT(t, cluster.Options{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}})
+	k, err := client.New(c.Config, client.Options{Scheme: operator.NewScheme()})
+	g.Expect(err).NotTo(HaveOccurred())
+	env := &gateEnv{k8s: k, gitlab: gitlabtest.NewServer(), project: gateProject}
+	t.Cleanup(env.gitlab.Close)
+	env.seedGitLab(t)
+
+	port := freePort(t)
+	createGateWebhooks(t, k, port)
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "rollgate", Groups: []string{"system:masters"}}
+	certDir := t.TempDir()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: operator.NewScheme(), Cache: operator.CacheOptions(),
+		Metrics:       metricsserver.Options{BindAddress: "0"},
+		WebhookServer: webhook.NewServer(webhook.Options{Host: "127.0.0.1", Port: port, CertDir: certDir})})
+	g.Expect(err).NotTo(HaveOccurred())
+	opts := operator.DefaultOptions()
+	opts.Gate.Polling = controller.ApprovalPolling{Min: 300 * time.Millisecond, Max: time.Second}
+	opts.Gate.Certs = &operator.CertOptions{CertDir: certDir, Hosts: []string{"127.0.0.1"},
+		MutatingWebhooks: []string{"rollgate-gate"}, ValidatingWebhooks: []string{"rollgate-gate"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Expect(operator.Setup(ctx, mgr, opts)).To(Succeed())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	g.Eventually(func(g Gomega) {
+		m := &admissionregistrationv1.MutatingWebhookConfiguration{}
+		g.Expect(k.Get(t.Context(), client.ObjectKey{Name: "rollgate-gate"}, m)).To(Succeed())
+		g.Expect(m.Webhooks[0].ClientConfig.CABundle).NotTo(BeEmpty(), "caBundle injected")
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+		g.Expect(err).NotTo(HaveOccurred())
+		_ = conn.Close()
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	return env
+}
+
+// seedGitLab adds rollgate's user, approvers alice and bob, the project, and
+// protects production (one rule per approver) and staging (alice alone).
+func (e *gateEnv) seedGitLab(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(e.gitlab.Seed(gitlabtest.Seed{
+		Users: []gitlabtest.UserSpec{{Username: "rollgate"}, {Username: "alice"}, {Username: "bob"}},
+		Projects: []gitlabtest.ProjectSpec{{Path: gateProject, AcceptAnySHA: true, AcceptAnyRef: true,
+			Members: map[string]gitlabtest.AccessLevel{"rollgate": gitlabtest.Maintainer, "alice": gitlabtest.Reporter, "bob": gitlabtest.Reporter}}},
+		Tokens: []gitlabtest.TokenSpec{{Token: "tok-rollgate", User: "rollgate"}, {Token: "tok-alice", User: "alice"}, {Token: "tok-bob", User: "bob"}},
+	})).To(Succeed())
+	rule := func(user string) gitlabtest.ApprovalRuleSpec {
+		return gitlabtest.ApprovalRuleSpec{AccessRuleSpec: gitlabtest.AccessRuleSpec{User: user}, RequiredApprovals: 1}
+	}
+	g.Expect(e.gitlab.ProtectEnvironment(gitlabtest.ProtectedEnvironmentSpec{Project: gateProject, Name: "production",
+		ApprovalRules: []gitlabtest.ApprovalRuleSpec{rule("alice"), rule("bob")}})).To(Succeed())
+	g.Expect(e.gitlab.ProtectEnvironment(gitlabtest.ProtectedEnvironmentSpec{Project: gateProject, Name: "staging",
+		ApprovalRules: []gitlabtest.ApprovalRuleSpec{rule("alice")}})).To(Succeed())
+}
+
+// createGateWebhooks installs rollgate's webhooks as config/webhook has
+// them, called by URL on 127.0.0.1; the manager injects the caBundle.
+func createGateWebhooks(t *testing.T, k client.Client, port int) {
+	g := NewWithT(t)
+	base := "https://127.0.0.1:" + strconv.Itoa(port)
+	rule := admissionregistrationv1.RuleWithOperations{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments"}}}
+	none := admissionregistrationv1.SideEffectClassNone
+	ignore := admissionregistrationv1.Ignore
+	mutate, validate := base+"/mutate-apps-v1-deployment", base+"/validate-apps-v1-deployment"
+	g.Expect(k.Create(t.Context(), &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "rollgate-gate"},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{Name: "hold.gate.gitlab.rollgate.dev",
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &mutate},
+			Rules:        []admissionregistrationv1.RuleWithOperations{rule}, SideEffects: &none, FailurePolicy: &ignore,
+			AdmissionReviewVersions: []string{"v1"}}},
+	})).To(Succeed())
+	rule.Operations = []admissionregistrationv1.OperationType{admissionregistrationv1.Update}
+	g.Expect(k.Create(t.Context(), &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "rollgate-gate"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{Name: "guard.gate.gitlab.rollgate.dev",
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &validate},
+			Rules:        []admissionregistrationv1.RuleWithOperations{rule}, SideEffects: &none, FailurePolicy: &ignore,
+			AdmissionReviewVersions: []string{"v1"}}},
+	})).To(Succeed())
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// namespace creates a namespace with rollgate's credentials Secret.
+func (e *gateEnv) namespace(t *testing.T) string {
+	g := NewWithT(t)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "gate-"}}
+	g.Expect(e.k8s.Create(t.Context(), ns)).To(Succeed())
+	g.Expect(e.k8s.Create(t.Context(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "gitlab"},
+		StringData: map[string]string{"url": e.gitlab.URL, "token": "tok-rollgate"}})).To(Succeed())
+	return ns.Name
+}
+
+// watchHeld polls continuously until stopped and counts every ReplicaSet
+// and Pod it sees of a template not in allowed (by pod-template-hash).
+func (e *gateEnv) watchHeld(t *testing.T, ns string, allowed ...string) (stop func() int64) {
+	var seen atomic.Int64
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	ok := func(labels map[string]string) bool {
+		for _, h := range allowed {
+			if labels[appsv1.DefaultDeploymentUniqueLabelKey] == h {
+				return true
+			}
+		}
+		return false
+	}
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			var sets appsv1.ReplicaSetList
+			var pods corev1.PodList
+			if e.k8s.List(ctx, &sets, client.InNamespace(ns)) == nil && e.k8s.List(ctx, &pods, client.InNamespace(ns)) == nil {
+				for i := range sets.Items {
+					if !ok(sets.Items[i].Labels) {
+						seen.Add(1)
+						t.Logf("unapproved ReplicaSet %s exists", sets.Items[i].Name)
+					}
+				}
+				for i := range pods.Items {
+					if !ok(pods.Items[i].Labels) {
+						seen.Add(1)
+						t.Logf("unapproved Pod %s exists", pods.Items[i].Name)
+					}
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return func() int64 { cancel(); <-done; return seen.Load() }
+}
+
+func (e *gateEnv) decide(t *testing.T, user string, id int64, status string) {
+	form := url.Values{"status": {status}}
+	u := e.gitlab.APIURL() + "/projects/" + url.PathEscape(e.project) + "/deployments/" + strconv.FormatInt(id, 10) + "/approval"
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("PRIVATE-TOKEN", "tok-"+user)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("%s %s deployment %d: %d", user, status, id, resp.StatusCode)
+	}
+}
+
+func (e *gateEnv) deployment(g Gomega, ctx context.Context, ns, name string) *appsv1.Deployment {
+	d := &appsv1.Deployment{}
+	g.Expect(e.k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)).To(Succeed())
+	return d
+}
+
+// rollout returns the GitLabDeployment of a template hash.
+func (e *gateEnv) rollout(g Gomega, ctx context.Context, ns, name, hash string) *gitlabv1alpha1.GitLabDeployment {
+	var list gitlabv1alpha1.GitLabDeploymentList
+	g.Expect(e.k8s.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+	for i := range list.Items {
+		if list.Items[i].Spec.WorkloadRef.Name == name && list.Items[i].Spec.PodTemplateHash == hash {
+			return &list.Items[i]
+		}
+	}
+	g.Expect(hash).To(BeEmpty(), "no GitLabDeployment of %s", hash)
+	return nil
+}
+
+func (e *gateEnv) records(g Gomega, env string) []string {
+	ds, err := e.gitlab.Deployments(e.project, env)
+	g.Expect(err).NotTo(HaveOccurred())
+	out := []string{}
+	for _, d := range ds {
+		out = append(out, d.SHA[:4]+":"+d.Status)
+	}
+	return out
+}
+
+func (e *gateEnv) update(t *testing.T, ns, name string, mutate func(*appsv1.Deployment)) {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := &appsv1.Deployment{}
+		if err := e.k8s.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+			return err
+		}
+		mutate(d)
+		return e.k8s.Update(t.Context(), d)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gated returns a gated Deployment of sha to environment env.
+func gated(ns, name, env, approval, sha string) *appsv1.Deployment {
+	d := newDeployment(ns, name, gateProject, sha, 2)
+	d.Annotations[gitlabv1alpha1.AnnotationEnvironment] = env
+	d.Annotations[gitlabv1alpha1.AnnotationApproval] = approval
+	return d
+}
