@@ -17,6 +17,7 @@ limitations under the License.
 package controller
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ import (
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
 
-// Optedin reports whether a Deployment asks to be recorded.
+// OptedIn reports whether a Deployment asks to be recorded.
 func OptedIn(annotations map[string]string) bool {
 	_, ok := annotations[gitlabv1alpha1.AnnotationEnvironment]
 	return ok
@@ -36,8 +37,11 @@ func OptedIn(annotations map[string]string) bool {
 // SpecFromAnnotations builds the spec of a rollout's GitLabDeployment from a
 // Deployment's annotations. Values are copied as they are (trimmed); their
 // validity is judged by ValidateSpec so that a mistake shows on the
-// GitLabDeployment. Only the approval and tag annotations are parsed here,
-// and their errors are returned.
+// GitLabDeployment. Only the approval and tag annotations are parsed here.
+// It fails closed: an approval annotation that is present but cannot be
+// parsed gives the default gate, a tag that cannot be parsed gives false,
+// and the error (an *InvalidSpecError, reason InvalidApproval or
+// InvalidTag) says what to fix.
 func SpecFromAnnotations(workload string, annotations map[string]string) (gitlabv1alpha1.GitLabDeploymentSpec, error) {
 	get := func(key string) string { return strings.TrimSpace(annotations[key]) }
 	spec := gitlabv1alpha1.GitLabDeploymentSpec{
@@ -48,25 +52,34 @@ func SpecFromAnnotations(workload string, annotations map[string]string) (gitlab
 		Ref:         get(gitlabv1alpha1.AnnotationRef),
 		Credentials: get(gitlabv1alpha1.AnnotationCredentials),
 	}
+	var reason string
 	var errs []string
-	if v := get(gitlabv1alpha1.AnnotationTag); v != "" {
-		tag, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s must be \"true\" or \"false\", not %q", gitlabv1alpha1.AnnotationTag, v))
-		}
-		spec.Tag = tag
-	}
 	if v := get(gitlabv1alpha1.AnnotationApproval); v != "" {
 		gate, err := ParseApproval(v)
 		if err != nil {
+			reason = ReasonInvalidApproval
 			errs = append(errs, err.Error())
+			gate = defaultGate()
 		}
 		spec.Approval = gate
 	}
+	if v := get(gitlabv1alpha1.AnnotationTag); v != "" {
+		tag, err := strconv.ParseBool(v)
+		if err != nil {
+			reason = cmp.Or(reason, ReasonInvalidTag)
+			errs = append(errs, fmt.Sprintf("%s must be \"true\" or \"false\", not %q", gitlabv1alpha1.AnnotationTag, truncate(v, 64)))
+		}
+		spec.Tag = tag
+	}
 	if len(errs) > 0 {
-		return spec, fmt.Errorf("%s", strings.Join(errs, "; "))
+		return spec, &InvalidSpecError{Reason: reason, Message: strings.Join(errs, "; ")}
 	}
 	return spec, nil
+}
+
+// defaultGate is the gate of `gitlab.rollgate.dev/approval: "true"`.
+func defaultGate() *gitlabv1alpha1.ApprovalGate {
+	return &gitlabv1alpha1.ApprovalGate{Source: gitlabv1alpha1.ApprovalSourcePipeline}
 }
 
 // ParseApproval parses the approval annotation: "false"/"" for no gate,
@@ -79,9 +92,9 @@ func ParseApproval(value string) (*gitlabv1alpha1.ApprovalGate, error) {
 	case "", "false":
 		return nil, nil
 	case "true":
-		return &gitlabv1alpha1.ApprovalGate{Source: gitlabv1alpha1.ApprovalSourcePipeline}, nil
+		return defaultGate(), nil
 	}
-	gate := &gitlabv1alpha1.ApprovalGate{Source: gitlabv1alpha1.ApprovalSourcePipeline}
+	gate := defaultGate()
 	for part := range strings.SplitSeq(value, ",") {
 		key, val, ok := strings.Cut(strings.TrimSpace(part), "=")
 		key, val = strings.TrimSpace(key), strings.TrimSpace(val)

@@ -17,11 +17,14 @@ limitations under the License.
 package controller
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
@@ -100,9 +103,9 @@ func TestValidateSpecNamesWhatToFix(t *testing.T) {
 			spec := valid()
 			tc.mutate(&spec)
 			err := ValidateSpec(&spec)
-			var invalidErr *InvalidSpecError
-			g.Expect(err).To(BeAssignableToTypeOf(invalidErr))
-			g.Expect(err.(*InvalidSpecError).Reason).To(Equal(tc.reason))
+			invalidErr, ok := errors.AsType[*InvalidSpecError](err)
+			g.Expect(ok).To(BeTrue(), "an *InvalidSpecError: %v", err)
+			g.Expect(invalidErr.Reason).To(Equal(tc.reason))
 		})
 	}
 	spec := valid()
@@ -128,4 +131,51 @@ func FuzzAnnotations(f *testing.F) {
 			t.Fatalf("accepted an invalid spec: %+v", spec)
 		}
 	})
+}
+
+func TestInvalidAnnotationsFailClosedInTheSpec(t *testing.T) {
+	cases := []struct {
+		name        string
+		approval    string
+		tag         string
+		gated       bool
+		wantReason  string
+		wantGate    *gitlabv1alpha1.ApprovalGate
+		wantMessage string
+	}{
+		{name: "no approval", gated: false},
+		{name: "approval off", approval: "false", gated: false},
+		{name: "approval on", approval: "true", gated: true, wantGate: defaultGate()},
+		{name: "misspelt setting", approval: "sorce=Record", gated: true, wantReason: ReasonInvalidApproval,
+			wantGate: defaultGate(), wantMessage: gitlabv1alpha1.AnnotationApproval},
+		{name: "unknown source", approval: "source=Email", gated: true, wantReason: ReasonInvalidApproval,
+			wantGate: defaultGate(), wantMessage: `"Email"`},
+		{name: "invalid tag", tag: "sure", gated: false, wantReason: ReasonInvalidTag, wantMessage: gitlabv1alpha1.AnnotationTag},
+		{name: "both invalid", approval: "yes", tag: "sure", gated: true, wantReason: ReasonInvalidApproval,
+			wantGate: defaultGate(), wantMessage: gitlabv1alpha1.AnnotationTag},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			annotations := map[string]string{gitlabv1alpha1.AnnotationEnvironment: "production",
+				gitlabv1alpha1.AnnotationApproval: tc.approval, gitlabv1alpha1.AnnotationTag: tc.tag}
+			spec, err := SpecFromAnnotations("web", annotations)
+			g.Expect(spec.Approval).To(Equal(tc.wantGate))
+			g.Expect(spec.Tag).To(BeFalse())
+			g.Expect(Gated(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Annotations: annotations}})).To(Equal(tc.gated))
+			if tc.wantReason == "" {
+				g.Expect(err).NotTo(HaveOccurred())
+				return
+			}
+			invalidErr, ok := errors.AsType[*InvalidSpecError](err)
+			g.Expect(ok).To(BeTrue())
+			g.Expect(invalidErr.Reason).To(Equal(tc.wantReason))
+			g.Expect(invalidErr.Message).To(ContainSubstring(tc.wantMessage))
+
+			gld := &gitlabv1alpha1.GitLabDeployment{}
+			markInvalid(gld, err)
+			g.Expect(invalidAnnotation(gld)).To(Equal(err), "the error survives on the GitLabDeployment")
+			g.Expect(validate(gld)).To(Equal(err))
+		})
+	}
 }

@@ -31,16 +31,16 @@ import (
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
 )
 
-// expectProblem waits until the rollout shows reason on its conditions
+// expectProblem waits until the rollout of Deployment "web" shows reason on its conditions
 // (Stalled when stalled, else Reconciling) and as a Warning Event.
-func expectProblem(t *testing.T, ns, deploy, reason string, stalled bool) {
+func expectProblem(t *testing.T, ns, reason string, stalled bool) {
 	t.Helper()
 	g := NewWithT(t)
 	cond := gitlabv1alpha1.ConditionReconciling
 	if stalled {
 		cond = gitlabv1alpha1.ConditionStalled
 	}
-	d := deploymentKey(ns, deploy)
+	d := deploymentKey(ns, "web")
 	g.Eventually(func(g Gomega) {
 		gld := rolloutOf(g, d)
 		c := condition(gld, cond)
@@ -75,7 +75,7 @@ func TestInvalidInputIsReportedWithoutAnyGitLabRequest(t *testing.T) {
 			gl := newGitLab(t, ns)
 			d := newDeployment(t, ns, "web", tc.annotations)
 			setStatus(t, d, progressing)
-			expectProblem(t, ns, "web", tc.reason, true)
+			expectProblem(t, ns, tc.reason, true)
 			NewWithT(t).Expect(gl.Requests()).To(BeEmpty(), "invalid input causes no GitLab request")
 		})
 	}
@@ -90,7 +90,9 @@ func TestGitLabRefusalsStallTheRollout(t *testing.T) {
 	}{
 		{"unknown project", map[string]string{gitlabv1alpha1.AnnotationProject: "group/missing"}, nil, ReasonProjectNotFound},
 		{"ref not in the repository", map[string]string{gitlabv1alpha1.AnnotationRef: "feature-x"},
-			func(p *gitlabtest.ProjectSpec) { p.AcceptAnyRef, p.Branches = false, map[string]string{"main": testSHA} }, ReasonRefNotFound},
+			func(p *gitlabtest.ProjectSpec) {
+				p.AcceptAnyRef, p.Branches = false, map[string]string{"main": testSHA}
+			}, ReasonRefNotFound},
 		{"commit not in the repository", nil,
 			func(p *gitlabtest.ProjectSpec) {
 				p.AcceptAnySHA, p.AcceptAnyRef = false, false
@@ -109,7 +111,7 @@ func TestGitLabRefusalsStallTheRollout(t *testing.T) {
 			gl := newGitLab(t, ns, opts...)
 			d := newDeployment(t, ns, "web", tc.annotations)
 			setStatus(t, d, progressing)
-			expectProblem(t, ns, "web", tc.reason, true)
+			expectProblem(t, ns, tc.reason, true)
 			ds, _ := gl.Deployments(gl.project, "staging")
 			NewWithT(t).Expect(ds).To(BeEmpty())
 		})
@@ -121,7 +123,7 @@ func TestCredentialProblemsAreNamedAndRecoverWhenFixed(t *testing.T) {
 		ns := newNamespace(t)
 		d := newDeployment(t, ns, "web", map[string]string{gitlabv1alpha1.AnnotationCredentials: "gitlab-prod"})
 		setStatus(t, d, progressing)
-		expectProblem(t, ns, "web", ReasonCredentialsNotFound, true)
+		expectProblem(t, ns, ReasonCredentialsNotFound, true)
 		g := NewWithT(t)
 		gld := rolloutOf(g, d)
 		g.Expect(condition(gld, gitlabv1alpha1.ConditionStalled).Message).To(ContainSubstring(ns + "/gitlab-prod"))
@@ -131,7 +133,7 @@ func TestCredentialProblemsAreNamedAndRecoverWhenFixed(t *testing.T) {
 		writeSecret(t, ns, "gitlab", "https://gitlab.example.com", "")
 		d := newDeployment(t, ns, "web", nil)
 		setStatus(t, d, progressing)
-		expectProblem(t, ns, "web", ReasonCredentialsInvalid, true)
+		expectProblem(t, ns, ReasonCredentialsInvalid, true)
 	})
 	t.Run("wrong token, then rotated", func(t *testing.T) {
 		g := NewWithT(t)
@@ -143,7 +145,7 @@ func TestCredentialProblemsAreNamedAndRecoverWhenFixed(t *testing.T) {
 		g.Expect(k8sClient.Update(context.Background(), secret)).To(Succeed())
 		d := newDeployment(t, ns, "web", nil)
 		setStatus(t, d, progressing)
-		expectProblem(t, ns, "web", ReasonCredentialsInvalid, true)
+		expectProblem(t, ns, ReasonCredentialsInvalid, true)
 		g.Expect(gl.statuses(g, "staging")).To(BeEmpty())
 
 		secret.Data["token"] = []byte(testToken)
@@ -159,10 +161,12 @@ func TestGitLabOutagesAreRetriedWithoutDuplicates(t *testing.T) {
 		gl.AddFault(gitlabtest.Fault{Kind: gitlabtest.FaultError, Status: 503, Endpoint: gitlabtest.EndpointCreate, Count: 3})
 		d := newDeployment(t, ns, "web", nil)
 		setStatus(t, d, progressing)
-		expectProblem(t, ns, "web", ReasonGitLabUnavailable, false)
+		expectProblem(t, ns, ReasonGitLabUnavailable, false)
 		g := NewWithT(t)
 		g.Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(Equal([]string{"running"})) }, settle).Should(Succeed())
-		g.Eventually(func(g Gomega) { g.Expect(condition(rolloutOf(g, d), gitlabv1alpha1.ConditionRecordSynced).Status).To(BeEquivalentTo("True")) }, settle).Should(Succeed())
+		g.Eventually(func(g Gomega) {
+			g.Expect(condition(rolloutOf(g, d), gitlabv1alpha1.ConditionRecordSynced).Status).To(BeEquivalentTo("True"))
+		}, settle).Should(Succeed())
 	})
 	t.Run("429", func(t *testing.T) {
 		ns := newNamespace(t)
@@ -170,16 +174,15 @@ func TestGitLabOutagesAreRetriedWithoutDuplicates(t *testing.T) {
 		gl.AddFault(gitlabtest.Fault{Kind: gitlabtest.FaultThrottle, Count: 1, RetryAfter: gitlabtest.Duration(time.Second)})
 		d := newDeployment(t, ns, "web", nil)
 		setStatus(t, d, progressing)
-		expectProblem(t, ns, "web", ReasonRateLimited, false)
+		expectProblem(t, ns, ReasonRateLimited, false)
 		g := NewWithT(t)
 		g.Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(Equal([]string{"running"})) }, settle).Should(Succeed())
 	})
 	t.Run("answer to the POST lost", func(t *testing.T) {
 		ns := newNamespace(t)
 		gl := newGitLab(t, ns)
-		// The client gives up after a second; GitLab creates the record anyway.
-		gl.AddFault(gitlabtest.Fault{Kind: gitlabtest.FaultLatency, Latency: gitlabtest.Duration(1500 * time.Millisecond),
-			Endpoint: gitlabtest.EndpointCreate, Count: 1})
+		// GitLab creates the record, but its answer never reaches rollgate.
+		gl.AddFault(gitlabtest.Fault{Kind: gitlabtest.FaultLoseAnswer, Endpoint: gitlabtest.EndpointCreate, Count: 1})
 		d := newDeployment(t, ns, "web", nil)
 		setStatus(t, d, progressing)
 		g := NewWithT(t)

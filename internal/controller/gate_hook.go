@@ -17,9 +17,11 @@ limitations under the License.
 package controller
 
 import (
+	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
-	"io"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,8 +33,15 @@ import (
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
 
-// maxHookBody bounds the size of a GitLab webhook payload read.
-const maxHookBody = 1 << 20
+const (
+	// maxHookBody bounds the size of a GitLab webhook payload read.
+	maxHookBody = 1 << 20
+	// deploymentHookEvent is the X-Gitlab-Event of a deployment's status
+	// change.
+	deploymentHookEvent = "Deployment Hook"
+	// minShortSHA is the shortest commit prefix a hook is matched by.
+	minShortSHA = 7
+)
 
 // GitLabHookReceiver receives GitLab's project webhooks and reconciles at
 // once the held rollouts a Deployment Hook is about, instead of waiting for
@@ -62,51 +71,82 @@ type deploymentHook struct {
 }
 
 // ServeHTTP checks the token and triggers the rollouts the event is about.
+// Answers carry no detail: a caller without the token learns nothing.
 func (h *GitLabHookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	token := []byte(req.Header.Get("X-Gitlab-Token"))
-	if len(h.Token) == 0 || subtle.ConstantTimeCompare(token, h.Token) != 1 {
-		http.Error(w, "invalid token", http.StatusUnauthorized)
+	if !h.authorized(req.Header.Get("X-Gitlab-Token")) {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	if req.Header.Get("X-Gitlab-Event") != "Deployment Hook" {
+	if req.Header.Get("X-Gitlab-Event") != deploymentHookEvent {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	var hook deploymentHook
-	if err := json.NewDecoder(io.LimitReader(req.Body, maxHookBody)).Decode(&hook); err != nil {
+	err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxHookBody)).Decode(&hook)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		return
+	case err != nil:
 		http.Error(w, "invalid payload", http.StatusBadRequest)
 		return
-	}
-	var list gitlabv1alpha1.GitLabDeploymentList
-	if err := h.Reader.List(req.Context(), &list); err != nil {
-		http.Error(w, "cannot list rollouts", http.StatusServiceUnavailable)
+	case hook.ObjectKind != "deployment":
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	n := 0
-	for i := range list.Items {
-		if !hookConcerns(&hook, &list.Items[i]) {
-			continue
-		}
-		select {
-		case h.Triggers <- event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment]{Object: &list.Items[i]}:
-			n++
-		case <-req.Context().Done():
-		}
+	n, err := h.trigger(req.Context(), &hook)
+	if err != nil {
+		http.Error(w, "try again later", http.StatusServiceUnavailable)
+		return
 	}
 	logf.FromContext(req.Context()).V(1).Info("Received a GitLab Deployment Hook", "deploymentID", hook.DeploymentID,
 		"status", hook.Status, "environment", hook.Environment, "triggered", n)
 	w.WriteHeader(http.StatusOK)
 }
 
+// authorized compares the token in constant time: digests of equal length
+// are compared, so that neither the content nor the length of the secret
+// shows in the time taken.
+func (h *GitLabHookReceiver) authorized(token string) bool {
+	if len(h.Token) == 0 || token == "" {
+		return false
+	}
+	got, want := sha256.Sum256([]byte(token)), sha256.Sum256(h.Token)
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// trigger sends the rollouts the hook concerns to the GitLabDeployment
+// controller and says how many.
+func (h *GitLabHookReceiver) trigger(ctx context.Context, hook *deploymentHook) (int, error) {
+	var list gitlabv1alpha1.GitLabDeploymentList
+	if err := h.Reader.List(ctx, &list); err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range list.Items {
+		if !hookConcerns(hook, &list.Items[i]) {
+			continue
+		}
+		select {
+		case h.Triggers <- event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment]{Object: &list.Items[i]}:
+			n++
+		case <-ctx.Done():
+			return n, ctx.Err()
+		}
+	}
+	return n, nil
+}
+
 // hookConcerns reports whether a Deployment Hook is about a rollout still
-// waiting for approval: the deployment carrying its approvals, or a
-// deployment of its commit in its approval environment and project.
+// waiting for approval in the hook's project: the deployment carrying its
+// approvals, or a deployment of its commit in its approval environment.
 func hookConcerns(hook *deploymentHook, gld *gitlabv1alpha1.GitLabDeployment) bool {
-	if gld.Spec.Approval == nil {
+	if gld.Spec.Approval == nil || !sameProject(gld.Spec.Project, hook) {
 		return false
 	}
 	a := gld.Status.Approval
@@ -116,8 +156,18 @@ func hookConcerns(hook *deploymentHook, gld *gitlabv1alpha1.GitLabDeployment) bo
 	if a != nil && a.DeploymentID != 0 && a.DeploymentID == hook.DeploymentID {
 		return true
 	}
-	project := gld.Spec.Project
-	sameProject := project == strconv.FormatInt(hook.Project.ID, 10) || strings.EqualFold(project, hook.Project.PathWithNamespace)
-	return sameProject && hook.ShortSHA != "" && strings.HasPrefix(gld.Spec.SHA, hook.ShortSHA) &&
-		approvalEnvironment(gld) == hook.Environment
+	return len(hook.ShortSHA) >= minShortSHA && strings.HasPrefix(gld.Spec.SHA, hook.ShortSHA) &&
+		hook.Environment != "" && approvalEnvironment(gld) == hook.Environment
+}
+
+// sameProject reports whether a rollout's project, by ID or by path, is the
+// hook's.
+func sameProject(project string, hook *deploymentHook) bool {
+	switch {
+	case project == "":
+		return false
+	case hook.Project.ID != 0 && project == strconv.FormatInt(hook.Project.ID, 10):
+		return true
+	}
+	return hook.Project.PathWithNamespace != "" && strings.EqualFold(project, hook.Project.PathWithNamespace)
 }

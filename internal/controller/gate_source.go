@@ -19,6 +19,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -45,7 +46,7 @@ func (r *GitLabDeploymentReconciler) consultGitLab(ctx context.Context, s *recor
 	poll := ctrl.Result{RequeueAfter: r.ApprovalPolling.after(s.now.Sub(a.RequestedAt.Time))}
 	gl, err := r.clientFor(ctx, s)
 	if err != nil {
-		return r.handleError(ctx, s, err)
+		return r.handleError(s, err)
 	}
 	var d *gitlab.Deployment
 	if s.gld.Spec.Approval.Source == gitlabv1alpha1.ApprovalSourceRecord {
@@ -54,7 +55,7 @@ func (r *GitLabDeploymentReconciler) consultGitLab(ctx context.Context, s *recor
 		d, err = r.pipelineApprovals(ctx, s, gl)
 	}
 	if err != nil {
-		return r.handleError(ctx, s, err)
+		return r.handleError(s, err)
 	}
 	now := metav1.NewTime(s.now)
 	a.LastCheckedAt = &now
@@ -181,11 +182,12 @@ func rejectionMessage(d *gitlab.Deployment) string {
 }
 
 func pendingMessage(d *gitlab.Deployment) string {
-	msg := fmt.Sprintf("GitLab deployment #%d waits for %d more approvals", d.IID, d.PendingApprovalCount)
+	var msg strings.Builder
+	fmt.Fprintf(&msg, "GitLab deployment #%d waits for %d more approvals", d.IID, d.PendingApprovalCount)
 	for _, rule := range d.Rules {
-		msg += fmt.Sprintf("; %s: %d of %d", rule.Name, countApproved(rule.Approvals), rule.RequiredApprovals)
+		fmt.Fprintf(&msg, "; %s: %d of %d", rule.Name, countApproved(rule.Approvals), rule.RequiredApprovals)
 	}
-	return msg
+	return msg.String()
 }
 
 // allApprovals are the deployment's approvals, from the rules when GitLab

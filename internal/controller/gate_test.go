@@ -29,7 +29,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
@@ -44,7 +43,7 @@ const gateWait = 30 * time.Second
 func protectWithApprovers(t *testing.T, f *gitlabFixture, approvers ...string) {
 	t.Helper()
 	g := NewWithT(t)
-	var rules []gitlabtest.ApprovalRuleSpec
+	rules := make([]gitlabtest.ApprovalRuleSpec, 0, len(approvers))
 	for _, name := range approvers {
 		_, err := f.AddUser(gitlabtest.UserSpec{Username: name})
 		g.Expect(err).NotTo(HaveOccurred())
@@ -277,7 +276,7 @@ func ownReplicaSet(t *testing.T, d *appsv1.Deployment, hash string) {
 	rs := &appsv1.ReplicaSet{
 		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: d.Name + "-" + hash, Labels: template.Labels,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID,
-				Controller: ptr.To(true)}}},
+				Controller: new(true)}}},
 		Spec: appsv1.ReplicaSetSpec{Replicas: d.Spec.Replicas, Template: *template,
 			Selector: &metav1.LabelSelector{MatchLabels: template.Labels}},
 	}

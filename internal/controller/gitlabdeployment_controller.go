@@ -28,6 +28,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -75,6 +76,9 @@ type GitLabDeploymentReconciler struct {
 	APIReader client.Reader
 	// ApprovalPolling bounds how often GitLab is asked about held rollouts.
 	ApprovalPolling ApprovalPolling
+	// MaxConcurrentReconciles is how many GitLabDeployments are reconciled
+	// at once; each is only ever reconciled by one worker at a time.
+	MaxConcurrentReconciles int
 	// Triggers, when set, carries GitLabDeployments to reconcile at once,
 	// e.g. on a GitLab webhook.
 	Triggers <-chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment]
@@ -109,10 +113,8 @@ func (r *GitLabDeploymentReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		s.base.Finalizers = gld.Finalizers
 		s.base.ResourceVersion = gld.ResourceVersion
 	}
-	if err := ValidateSpec(&gld.Spec); err != nil {
-		s.stall(err)
-		r.warn(gld, s.reason, "Validate", "%s", s.message)
-		return ctrl.Result{}, reconcile.TerminalError(err)
+	if err := validate(gld); err != nil {
+		return r.stallInvalid(ctx, s, err)
 	}
 	if err := r.observe(ctx, s); err != nil {
 		return ctrl.Result{}, err
@@ -226,7 +228,9 @@ func (r *GitLabDeploymentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.WatchesRawSource(source.Channel(r.Triggers,
 			&handler.TypedEnqueueRequestForObject[*gitlabv1alpha1.GitLabDeployment]{}))
 	}
-	return b.Named("gitlabdeployment").Complete(r)
+	return b.Named("gitlabdeployment").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
+		Complete(r)
 }
 
 func (r *GitLabDeploymentReconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object) []reconcile.Request {

@@ -54,7 +54,7 @@ func TestRolloutIsRecordedRunningThenSuccessWithTwoWrites(t *testing.T) {
 
 	posts, puts := gl.writes()
 	g.Expect([]int{posts, puts}).To(Equal([]int{1, 1}), "a normal rollout costs exactly two writes")
-	g.Expect(gl.CountRequests(gitlabtest.EndpointGet, 0) + gl.CountRequests(gitlabtest.EndpointList, 0)).To(BeZero(), "and no reads")
+	g.Expect(gl.CountRequests(gitlabtest.EndpointGet, 0)+gl.CountRequests(gitlabtest.EndpointList, 0)).To(BeZero(), "and no reads")
 	// Scale-only and metadata-only changes are not rollouts.
 	g.Expect(k8sClient.Get(context.Background(), client.ObjectKeyFromObject(d), d)).To(Succeed())
 	d.Spec.Replicas = ptr.To[int32](5)

@@ -50,7 +50,7 @@ func (r *GitLabDeploymentReconciler) syncRecord(ctx context.Context, s *recordSc
 	action := DesiredRecord(s.state, rec.Status)
 	needsAdoption := rec.ID == 0 && (rec.Intent != "" || s.state == RolloutComplete)
 	needsRefresh := rec.ID != 0 && rec.Intent != "" && rec.Intent != rec.Status
-	if action.Status == "" && !needsRefresh && !(needsAdoption && rec.Intent != "") {
+	if action.Status == "" && !needsRefresh && (!needsAdoption || rec.Intent == "") {
 		s.synced = true
 		return ctrl.Result{}, nil
 	}
@@ -70,20 +70,20 @@ func (r *GitLabDeploymentReconciler) syncRecord(ctx context.Context, s *recordSc
 	}
 	gl, err := r.clientFor(ctx, s)
 	if err != nil {
-		return r.handleError(ctx, s, err)
+		return r.handleError(s, err)
 	}
 	project := s.gld.Spec.Project
 	switch {
 	case needsAdoption:
 		if err := r.adopt(ctx, s, gl); err != nil {
-			return r.handleError(ctx, s, err)
+			return r.handleError(s, err)
 		}
 	case needsRefresh:
 		// A PUT may have reached GitLab before a crash: read the record
 		// instead of risking a same-status PUT, which GitLab refuses.
 		d, err := gl.GetDeployment(ctx, project, rec.ID)
 		if err != nil {
-			return r.handleError(ctx, s, err)
+			return r.handleError(s, err)
 		}
 		setRecord(s, d)
 	}
@@ -96,7 +96,7 @@ func (r *GitLabDeploymentReconciler) syncRecord(ctx context.Context, s *recordSc
 		return ctrl.Result{}, err
 	}
 	if err := r.send(ctx, s, gl, action); err != nil {
-		return r.handleError(ctx, s, err)
+		return r.handleError(s, err)
 	}
 	s.synced = true
 	return ctrl.Result{}, nil
@@ -211,9 +211,10 @@ func (r *GitLabDeploymentReconciler) adopt(ctx context.Context, s *recordScope, 
 }
 
 // recordsInUse returns the record IDs of the other rollouts in the
-// namespace that record to the same project: two Deployments may deploy the
-// same sha and ref to one environment. It reads the API server, as the cache
-// may not hold a record ID written a moment ago.
+// namespace that record to the same project: several Deployments may
+// deploy the same sha and ref to one environment. It reads the API server,
+// as the cache may not hold a record ID written a moment ago; it runs only
+// when a record is looked for.
 func (r *GitLabDeploymentReconciler) recordsInUse(ctx context.Context, gld *gitlabv1alpha1.GitLabDeployment) (map[int64]bool, error) {
 	reader := client.Reader(r.Client)
 	if r.APIReader != nil {
@@ -283,9 +284,8 @@ func (r *GitLabDeploymentReconciler) clientFor(ctx context.Context, s *recordSco
 // handleError turns an error into conditions, an Event and what to do next:
 // retry with back-off (transient), look again later (credentials or a
 // GitLab refusal that a change outside the cluster may fix).
-func (r *GitLabDeploymentReconciler) handleError(ctx context.Context, s *recordScope, err error) (ctrl.Result, error) {
-	var credErr *CredentialsError
-	if errors.As(err, &credErr) {
+func (r *GitLabDeploymentReconciler) handleError(s *recordScope, err error) (ctrl.Result, error) {
+	if credErr, ok := errors.AsType[*CredentialsError](err); ok {
 		s.stallWith(credErr.Reason, credErr.Message)
 		r.warn(s.gld, credErr.Reason, "Authenticate", "%s", credErr.Message)
 		return ctrl.Result{RequeueAfter: r.CredentialsRetry}, nil

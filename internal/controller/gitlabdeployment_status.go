@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -72,8 +73,8 @@ type recordScope struct {
 }
 
 func (s *recordScope) stall(err error) {
-	reason := "InvalidSpec"
-	if e, ok := err.(*InvalidSpecError); ok {
+	reason := ReasonInvalidSpec
+	if e, ok := errors.AsType[*InvalidSpecError](err); ok {
 		reason = e.Reason
 	}
 	s.stallWith(reason, err.Error())

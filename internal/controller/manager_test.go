@@ -80,7 +80,7 @@ func startManager() (func(), error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); reportStop(<-done) }, nil
 }
 
 // gitlabFixture is a fake GitLab for one test, with a credentials Secret
@@ -124,10 +124,10 @@ func writeSecret(t *testing.T, ns, name, url, token string) {
 // writes counts the POSTs and PUTs the fake answered with status.
 func (f *gitlabFixture) writes() (posts, puts int) {
 	for _, c := range f.RequestCounts() {
-		switch {
-		case c.Endpoint == gitlabtest.EndpointCreate:
+		switch c.Endpoint {
+		case gitlabtest.EndpointCreate:
 			posts += c.Count
-		case c.Endpoint == gitlabtest.EndpointUpdate:
+		case gitlabtest.EndpointUpdate:
 			puts += c.Count
 		}
 	}
@@ -247,7 +247,9 @@ func condition(gld *gitlabv1alpha1.GitLabDeployment, t string) *metav1.Condition
 }
 
 // warnings lists the reasons of Warning Events about an object.
-func warnings(g Gomega, ns, name string) []string { return eventReasons(g, ns, name, corev1.EventTypeWarning) }
+func warnings(g Gomega, ns, name string) []string {
+	return eventReasons(g, ns, name, corev1.EventTypeWarning)
+}
 
 // eventsAbout lists the reasons of all Events about an object.
 func eventsAbout(g Gomega, ns, name string) []string { return eventReasons(g, ns, name, "") }

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -33,7 +34,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"go.uber.org/zap/zapcore"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/testenv"
@@ -103,6 +103,13 @@ func runSuite(m *testing.M) int {
 	}
 	defer stop()
 	return m.Run()
+}
+
+// reportStop reports a manager that stopped with an error.
+func reportStop(err error) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stopping a manager: %v\n", err)
+	}
 }
 
 // newNamespace creates a namespace for one test and deletes it afterwards.

@@ -31,6 +31,9 @@ const (
 	ReasonInvalidProject     = "InvalidProject"
 	ReasonInvalidEnvironment = "InvalidEnvironment"
 	ReasonInvalidApproval    = "InvalidApproval"
+	ReasonInvalidTag         = "InvalidTag"
+	// ReasonInvalidSpec is for an invalid spec of no more precise reason.
+	ReasonInvalidSpec = "InvalidSpec"
 )
 
 var (

@@ -68,9 +68,10 @@ func startWebhookServer(env *envtest.Environment) (func(), error) {
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	addr := net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort))
-	dialer := &net.Dialer{Timeout: time.Second}
+	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Second},
+		Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // readiness probe only.
 	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
-		conn, err := tls.DialWithDialer(dialer, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // readiness probe only.
+		conn, err := dialer.DialContext(ctx, "tcp", addr)
 		if err == nil {
 			_ = conn.Close()
 			break
@@ -80,5 +81,5 @@ func startWebhookServer(env *envtest.Environment) (func(), error) {
 			return nil, fmt.Errorf("the webhook server at %s did not come up: %w", addr, err)
 		}
 	}
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); reportStop(<-done) }, nil
 }

@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -102,10 +103,7 @@ func (r *WorkloadReconciler) createRollout(ctx context.Context, deploy *appsv1.D
 
 // newRollout builds the GitLabDeployment of the Deployment's current template.
 func (r *WorkloadReconciler) newRollout(deploy *appsv1.Deployment, hash string, rollouts []gitlabv1alpha1.GitLabDeployment) (*gitlabv1alpha1.GitLabDeployment, error) {
-	spec, err := SpecFromAnnotations(deploy.Name, deploy.Annotations)
-	if err != nil && r.Recorder != nil {
-		r.Recorder.Eventf(deploy, nil, "Warning", ReasonInvalidApproval, "Record", "Ignored invalid annotations: %v", err)
-	}
+	spec, specErr := SpecFromAnnotations(deploy.Name, deploy.Annotations)
 	spec.PodTemplateHash = hash
 	revision := int64(1)
 	seen := 0
@@ -127,10 +125,33 @@ func (r *WorkloadReconciler) newRollout(deploy *appsv1.Deployment, hash string, 
 		},
 		Spec: spec,
 	}
+	if specErr != nil {
+		markInvalid(gld, specErr)
+		r.warnInvalid(deploy, gld)
+	}
 	if err := controllerutil.SetOwnerReference(deploy, gld, r.Scheme()); err != nil {
 		return nil, err
 	}
 	return gld, nil
+}
+
+// warnInvalid tells on the Deployment which annotation is invalid and what
+// the rollout does meanwhile.
+func (r *WorkloadReconciler) warnInvalid(deploy *appsv1.Deployment, gld *gitlabv1alpha1.GitLabDeployment) {
+	if r.Recorder == nil {
+		return
+	}
+	invalidErr, ok := errors.AsType[*InvalidSpecError](invalidAnnotation(gld))
+	if !ok {
+		return
+	}
+	then := "the rollout is not recorded"
+	if gld.Spec.Approval != nil {
+		then = "the rollout stays held"
+	}
+	r.Recorder.Eventf(deploy, nil, "Warning", invalidErr.Reason, "Record",
+		"Invalid annotation on pod template %s: %s; %s until the annotation is fixed and a new rollout starts",
+		gld.Spec.PodTemplateHash, invalidErr.Message, then)
 }
 
 // pruneHistory deletes the oldest rollouts beyond the history limit; their

@@ -55,6 +55,9 @@ type Options struct {
 	FinalizeTimeout time.Duration
 	// Gate configures the approval gate's webhooks and polling.
 	Gate GateOptions
+	// MaxConcurrentReconciles is how many GitLabDeployments are reconciled
+	// at once.
+	MaxConcurrentReconciles int
 }
 
 // DefaultOptions returns the defaults of the manager's flags.
@@ -67,6 +70,8 @@ func DefaultOptions() Options {
 		GitLabRetry:      10 * time.Minute,
 		FinalizeTimeout:  10 * time.Minute,
 		Gate:             GateOptions{Webhooks: true, Polling: controller.DefaultApprovalPolling},
+
+		MaxConcurrentReconciles: 4,
 	}
 }
 
@@ -116,6 +121,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		APIReader:        mgr.GetAPIReader(),
 		ApprovalPolling:  opts.Gate.Polling,
 		Triggers:         triggers,
+
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the gitlabdeployment controller: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -81,17 +82,39 @@ func newBundle(hosts []string, now time.Time, validity time.Duration) (bundle, e
 		KeyTLSCert: pemOf("CERTIFICATE", der), KeyTLSKey: keyPEM(key)}, nil
 }
 
-// expiresAt is when the bundle's serving certificate expires.
-func (b bundle) expiresAt() (time.Time, error) {
-	block, _ := pem.Decode(b[KeyTLSCert])
-	if block == nil {
-		return time.Time{}, errors.New("no serving certificate")
+// verify checks that the bundle is a key pair whose certificate its CA
+// signed, valid at now for every host, and returns when it expires.
+func (b bundle) verify(hosts []string, now time.Time) (time.Time, error) {
+	pair, err := tls.X509KeyPair(b[KeyTLSCert], b[KeyTLSKey])
+	if err != nil {
+		return time.Time{}, fmt.Errorf("the serving key pair: %w", err)
 	}
-	cert, err := x509.ParseCertificate(block.Bytes)
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {
 		return time.Time{}, fmt.Errorf("parsing the serving certificate: %w", err)
 	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(b[KeyCACert]) {
+		return time.Time{}, errors.New("no CA certificate")
+	}
+	opts := x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, h := range hosts {
+		opts.DNSName = h
+		if _, err := cert.Verify(opts); err != nil {
+			return time.Time{}, fmt.Errorf("verifying the serving certificate for %s: %w", h, err)
+		}
+	}
 	return cert.NotAfter, nil
+}
+
+// validCA reports whether a PEM CA certificate parses and is valid at now.
+func validCA(data []byte, now time.Time) bool {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return false
+	}
+	ca, err := x509.ParseCertificate(block.Bytes)
+	return err == nil && ca.IsCA && now.Before(ca.NotAfter)
 }
 
 func serial() *big.Int {

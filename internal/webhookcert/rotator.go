@@ -23,6 +23,7 @@ package webhookcert
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,9 +35,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
+
+// saveAttempts bounds how often Ensure reads the Secret again after another
+// replica wrote it first.
+const saveAttempts = 3
 
 // Rotator keeps the webhook server's certificate valid and trusted.
 type Rotator struct {
@@ -61,41 +67,37 @@ type Rotator struct {
 	// CheckInterval is how often expiry and the caBundles are checked (1h
 	// if zero).
 	CheckInterval time.Duration
+	// Clock is the time source; the real clock if nil.
+	Clock clock.Clock
 
 	mu      sync.Mutex
 	current bundle
 	trusted []byte
 }
 
-// Ensure loads or makes the certificate and writes it into CertDir. Call it
-// before the webhook server starts.
+// Ensure loads or makes the certificate and writes it into CertDir. A
+// certificate in the Secret is reused while it is valid for Hosts and not
+// due for renewal; otherwise (missing, corrupt, for other names, expiring) a
+// new CA and certificate replace it. Call it before the webhook server
+// starts.
 func (r *Rotator) Ensure(ctx context.Context) error {
+	if len(r.Hosts) == 0 {
+		return errors.New("the webhook certificate needs at least one host name")
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	validity := r.Validity
-	if validity <= 0 {
-		validity = 365 * 24 * time.Hour
+	var (
+		b   bundle
+		err error
+	)
+	for range saveAttempts {
+		if b, err = r.reconcileSecret(ctx); !apierrors.IsAlreadyExists(err) && !apierrors.IsConflict(err) {
+			break
+		}
+		// Another replica wrote the Secret first: use what it wrote.
 	}
-	b, err := r.load(ctx)
 	if err != nil {
 		return err
-	}
-	if b == nil {
-		b = r.current
-	}
-	if exp, err := b.expiresAt(); err != nil || time.Until(exp) < validity/3 {
-		old := b
-		if b, err = newBundle(r.Hosts, time.Now(), validity); err != nil {
-			return fmt.Errorf("making the webhook certificate: %w", err)
-		}
-		if err := r.save(ctx, b); err != nil {
-			return err
-		}
-		// The old CA stays trusted until the new certificate is served.
-		r.trusted = append(append([]byte{}, b[KeyCACert]...), old[KeyCACert]...)
-		logf.FromContext(ctx).Info("Made a new webhook serving certificate", "secret", r.Secret.String())
-	} else if !bytes.Contains(r.trusted, b[KeyCACert]) {
-		r.trusted = b[KeyCACert]
 	}
 	r.current = b
 	if err := os.MkdirAll(r.CertDir, 0o700); err != nil {
@@ -107,6 +109,64 @@ func (r *Rotator) Ensure(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// reconcileSecret returns the bundle to serve: the Secret's (or, with no
+// Secret, the one in memory) while it is fresh, else a new one, saved.
+func (r *Rotator) reconcileSecret(ctx context.Context) (bundle, error) {
+	now := r.clock().Now()
+	secret, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := r.current
+	if secret != nil {
+		b = bundle(secret.Data)
+	}
+	if r.fresh(b, now) {
+		if secret == nil {
+			// The Secret was deleted: write it again for the next start.
+			if err := r.save(ctx, nil, b); err != nil {
+				return nil, err
+			}
+		}
+		r.trust(b, r.current, now)
+		return b, nil
+	}
+	fresh, err := newBundle(r.Hosts, now, r.validity())
+	if err != nil {
+		return nil, fmt.Errorf("making the webhook certificate: %w", err)
+	}
+	if err := r.save(ctx, secret, fresh); err != nil {
+		return nil, err
+	}
+	// The old CA stays trusted until the new certificate is served.
+	r.trust(fresh, b, now)
+	logf.FromContext(ctx).Info("Made a new webhook serving certificate", "secret", r.Secret.String())
+	return fresh, nil
+}
+
+// fresh reports whether a bundle is valid for the hosts and not yet due for
+// renewal.
+func (r *Rotator) fresh(b bundle, now time.Time) bool {
+	if b == nil {
+		return false
+	}
+	exp, err := b.verify(r.Hosts, now)
+	return err == nil && exp.Sub(now) >= r.validity()/3
+}
+
+// trust sets the caBundle to b's CA, followed by prev's while prev's CA is
+// still valid; it keeps what it trusts when b's CA is already in it.
+func (r *Rotator) trust(b, prev bundle, now time.Time) {
+	ca := b[KeyCACert]
+	if prev != nil && !bytes.Equal(prev[KeyCACert], ca) && validCA(prev[KeyCACert], now) {
+		r.trusted = append(append([]byte{}, ca...), prev[KeyCACert]...)
+		return
+	}
+	if !bytes.Contains(r.trusted, ca) {
+		r.trusted = append([]byte{}, ca...)
+	}
 }
 
 // Start injects the caBundle and renews the certificate until ctx ends.
@@ -124,7 +184,7 @@ func (r *Rotator) Start(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(every):
+		case <-r.clock().After(every):
 		}
 	}
 }
@@ -132,8 +192,22 @@ func (r *Rotator) Start(ctx context.Context) error {
 // NeedLeaderElection is false: every replica serves webhooks.
 func (r *Rotator) NeedLeaderElection() bool { return false }
 
+func (r *Rotator) clock() clock.Clock {
+	if r.Clock == nil {
+		return clock.RealClock{}
+	}
+	return r.Clock
+}
+
+func (r *Rotator) validity() time.Duration {
+	if r.Validity <= 0 {
+		return 365 * 24 * time.Hour
+	}
+	return r.Validity
+}
+
 // load reads the Secret; nil when there is none (or none is configured).
-func (r *Rotator) load(ctx context.Context) (bundle, error) {
+func (r *Rotator) load(ctx context.Context) (*corev1.Secret, error) {
 	if r.Secret.Name == "" {
 		return nil, nil
 	}
@@ -145,19 +219,28 @@ func (r *Rotator) load(ctx context.Context) (bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the webhook certificate Secret %s: %w", r.Secret, err)
 	}
-	return bundle(secret.Data), nil
+	return secret, nil
 }
 
-// save writes the bundle into the Secret.
-func (r *Rotator) save(ctx context.Context, b bundle) error {
+// save writes the bundle into the Secret: a new Secret, or an update of the
+// one read (with its resourceVersion, so that a replica that wrote it in
+// between is not overwritten). AlreadyExists and Conflict are returned as
+// they are, for Ensure to read the Secret again.
+func (r *Rotator) save(ctx context.Context, existing *corev1.Secret, b bundle) error {
 	if r.Secret.Name == "" {
 		return nil
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.Secret.Namespace, Name: r.Secret.Name},
-		Type: corev1.SecretTypeTLS, Data: b}
-	err := r.Client.Create(ctx, secret)
-	if apierrors.IsAlreadyExists(err) {
+	var err error
+	if existing == nil {
+		err = r.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.Secret.Namespace, Name: r.Secret.Name},
+			Type: corev1.SecretTypeTLS, Data: b})
+	} else {
+		secret := existing.DeepCopy()
+		secret.Data = b
 		err = r.Client.Update(ctx, secret)
+	}
+	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("writing the webhook certificate Secret %s: %w", r.Secret, err)

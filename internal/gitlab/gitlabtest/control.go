@@ -214,7 +214,7 @@ func (f *Fake) ctlAddFault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch ft.Kind {
-	case FaultLatency, FaultError, FaultDrop, FaultThrottle:
+	case FaultLatency, FaultError, FaultDrop, FaultLoseAnswer, FaultThrottle:
 	default:
 		ctlError(w, http.StatusBadRequest, "kind must be latency, error, drop or throttle")
 		return

@@ -22,6 +22,10 @@ const (
 	FaultError FaultKind = "error"
 	// FaultDrop hijacks the connection and closes it without a response.
 	FaultDrop FaultKind = "drop"
+	// FaultLoseAnswer serves the request, changing state as usual, then
+	// closes the connection without sending the response: the client
+	// cannot tell whether its request took effect.
+	FaultLoseAnswer FaultKind = "lose-answer"
 	// FaultThrottle answers as Rack::Attack does when throttling: 429,
 	// text/plain "Retry later\n" and the RateLimit-* headers.
 	FaultThrottle FaultKind = "throttle"

@@ -64,6 +64,27 @@ func TestDropAndLatency(t *testing.T) {
 	g.Expect(log[0].Endpoint).To(Equal(gitlabtest.EndpointGet))
 }
 
+func TestLostAnswerTakesEffect(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t)
+	w.AddFault(gitlabtest.Fault{Kind: gitlabtest.FaultLoseAnswer, Method: http.MethodPost, Count: 1})
+	body := strings.NewReader(`{"environment":"production","sha":"` + shaMain + `","ref":"main","tag":false,"status":"running"}`)
+	req, _ := http.NewRequest(http.MethodPost, w.URL+"/api/v4/projects/1/deployments", body) //nolint:noctx // test
+	req.Header.Set("PRIVATE-TOKEN", "tok-dev")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		_ = resp.Body.Close()
+	}
+	g.Expect(err).To(HaveOccurred(), "the client gets no answer")
+	ds, err := w.Deployments("acme/shop", "production")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ds).To(HaveLen(1), "but the deployment was created")
+	log := w.Requests()
+	g.Expect(log[len(log)-1].Status).To(Equal(http.StatusCreated))
+	g.Expect(log[len(log)-1].Fault).To(Equal("lose-answer"))
+}
+
 func TestThrottle(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t)

@@ -3,6 +3,7 @@ package gitlabtest
 import (
 	"cmp"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -134,6 +135,22 @@ func (f *Fake) serveLoggedAPI(w http.ResponseWriter, r *http.Request, apiPath st
 		entry.Status = http.StatusTooManyRequests
 		return
 	}
+	if losesAnswer(faults) {
+		lost := httptest.NewRecorder()
+		f.serveAPI(lost, r, rt)
+		entry.Status = lost.Code
+		dropConnection(w)
+		return
+	}
 	f.serveAPI(rec, r, rt)
 	entry.Status = rec.status
+}
+
+func losesAnswer(faults []Fault) bool {
+	for _, ft := range faults {
+		if ft.Kind == FaultLoseAnswer {
+			return true
+		}
+	}
+	return false
 }
