@@ -77,12 +77,15 @@ func (f *flags) bindManager(fs *flag.FlagSet) {
 	fs.BoolVar(&f.secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS with authentication and authorization; false for plain HTTP.")
 	fs.BoolVar(&f.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics and webhook servers.")
-	fs.StringVar(&f.webhookCertPath, "webhook-cert-path", "", "The directory holding the webhook's tls.crt and tls.key.")
-	fs.StringVar(&f.metricsCert, "metrics-cert-path", "", "The directory holding the metrics server's tls.crt and tls.key.")
+	fs.StringVar(&f.webhookCertPath, "webhook-cert-path", "",
+		"The directory holding the webhook's tls.crt and tls.key.")
+	fs.StringVar(&f.metricsCert, "metrics-cert-path", "",
+		"The directory holding the metrics server's tls.crt and tls.key.")
 	fs.IntVar(&f.webhookPort, "webhook-port", 9443, "The port the webhook server listens on.")
 	f.kubeQPS, f.kubeBurst = 50, 100
 	fs.Float64Var(&f.kubeQPS, "kube-api-qps", f.kubeQPS, "Requests per second to the Kubernetes API server.")
-	fs.IntVar(&f.kubeBurst, "kube-api-burst", f.kubeBurst, "Requests to the Kubernetes API server allowed above --kube-api-qps at once.")
+	fs.IntVar(&f.kubeBurst, "kube-api-burst", f.kubeBurst,
+		"Requests to the Kubernetes API server allowed above --kube-api-qps at once.")
 	o := &f.rollgate
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles,
 		"GitLabDeployments reconciled at once.")
@@ -94,8 +97,10 @@ func (f *flags) bindGitLab(fs *flag.FlagSet) {
 	fs.StringVar(&f.defaultCredentials, "default-credentials", "",
 		"The operator's default credentials Secret, as namespace/name, used by GitLabDeployments "+
 			"whose namespace has no \"gitlab\" Secret.")
-	fs.Float64Var(&o.GitLab.QPS, "gitlab-qps", o.GitLab.QPS, "Requests per second allowed to each GitLab host, shared by all workers.")
-	fs.IntVar(&o.GitLab.Burst, "gitlab-burst", o.GitLab.Burst, "Requests to each GitLab host allowed above --gitlab-qps at once.")
+	fs.Float64Var(&o.GitLab.QPS, "gitlab-qps", o.GitLab.QPS,
+		"Requests per second allowed to each GitLab host, shared by all workers.")
+	fs.IntVar(&o.GitLab.Burst, "gitlab-burst", o.GitLab.Burst,
+		"Requests to each GitLab host allowed above --gitlab-qps at once.")
 	fs.DurationVar(&o.GitLab.RequestTimeout, "gitlab-timeout", o.GitLab.RequestTimeout, "Timeout of one GitLab request.")
 	fs.IntVar(&o.HistoryLimit, "history-limit", o.HistoryLimit,
 		"GitLabDeployments kept per Deployment (older ones are deleted; their GitLab records stay).")

@@ -36,7 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
-	"github.com/rollgate/rollgate/internal/testenv"
+	"github.com/rollgate/rollgate/test/cluster"
 )
 
 // The envtest control plane (a real kube-apiserver and etcd) shared by this
@@ -56,7 +56,7 @@ func runSuite(m *testing.M) int {
 	utilruntime.Must(clientgoscheme.AddToScheme(testScheme))
 	utilruntime.Must(gitlabv1alpha1.AddToScheme(testScheme))
 
-	bin, err := testenv.BinDir()
+	bin, err := cluster.EnvtestAssets()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

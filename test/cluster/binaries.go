@@ -113,3 +113,18 @@ func pinnedVersion(root string) (string, error) {
 	}
 	return "", fmt.Errorf("cluster: %s does not set KUBERNETES_VERSION", name)
 }
+
+// EnvtestAssets returns the directory that holds kube-apiserver and etcd,
+// found as Start finds it, for envtest's BinaryAssetsDirectory.
+func EnvtestAssets() (string, error) {
+	dir, err := binDir("")
+	if err != nil {
+		return "", err
+	}
+	for _, name := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return "", fmt.Errorf("cluster: %s is missing; %s", filepath.Join(dir, name), buildHint)
+		}
+	}
+	return dir, nil
+}

@@ -24,7 +24,7 @@ func TestSupersededRolloutIsCanceled(t *testing.T) {
 	waitRecords(t, project, record(sha1, gitlab.StatusRunning))
 
 	update(t, ns, "web", func(d *appsv1.Deployment) {
-		deploy(d, sha2)
+		deployNewCommit(d)
 		delete(d.Spec.Template.Labels, cluster.NeverReadyLabel)
 	})
 

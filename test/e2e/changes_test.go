@@ -27,7 +27,7 @@ func TestOnlyNewTemplatesAreRollouts(t *testing.T) {
 	waitRollouts(t, ns, "web", And(succeeded, HaveField("Status.Rollout.AvailableReplicas", BeEquivalentTo(3))))
 	update(t, ns, "web", func(d *appsv1.Deployment) { d.Annotations["example.com/owner"] = "team-a" })
 
-	update(t, ns, "web", func(d *appsv1.Deployment) { deploy(d, sha2) })
+	update(t, ns, "web", func(d *appsv1.Deployment) { deployNewCommit(d) })
 	waitRollouts(t, ns, "web", succeeded, succeeded)
 
 	undo(t, ns, "web", sha1)

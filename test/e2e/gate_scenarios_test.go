@@ -63,7 +63,7 @@ func (e *gateEnv) rejectAndReapply(t *testing.T, ns, hash1 string) {
 	g := NewWithT(t)
 	ctx := t.Context()
 	stop := e.watchHeld(t, ns, hash1)
-	e.update(t, ns, "web", func(d *appsv1.Deployment) { deploy(d, sha2) })
+	e.update(t, ns, "web", func(d *appsv1.Deployment) { deployNewCommit(d) })
 	hash2 := controller.TemplateHash(&e.deployment(g, ctx, ns, "web").Spec.Template)
 	var recordID int64
 	g.Eventually(func(g Gomega) {
@@ -84,7 +84,7 @@ func (e *gateEnv) rejectAndReapply(t *testing.T, ns, hash1 string) {
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
 	// A GitOps tool applies the rejected template again.
-	e.update(t, ns, "web", func(d *appsv1.Deployment) { deploy(d, sha2) })
+	e.update(t, ns, "web", func(d *appsv1.Deployment) { deployNewCommit(d) })
 	g.Eventually(func(g Gomega) {
 		gld := e.rollout(g, ctx, ns, "web", hash2)
 		g.Expect(gld.Status.Conditions).To(ContainElement(HaveField("Reason", controller.ReasonRejectedTemplateHeld)))

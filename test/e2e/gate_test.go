@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -29,6 +30,7 @@ import (
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
 	"github.com/rollgate/rollgate/internal/operator"
 	"github.com/rollgate/rollgate/test/cluster"
+	"github.com/rollgate/rollgate/test/e2e/harness"
 )
 
 // gateEnv is a cluster of its own with rollgate running in-process as its
@@ -76,12 +78,18 @@ func startGateEnv(t *testing.T) *gateEnv {
 	g.Expect(operator.Setup(ctx, mgr, opts)).To(Succeed())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
 	g.Eventually(func(g Gomega) {
 		m := &admissionregistrationv1.MutatingWebhookConfiguration{}
 		g.Expect(k.Get(t.Context(), client.ObjectKey{Name: "rollgate-gate"}, m)).To(Succeed())
 		g.Expect(m.Webhooks[0].ClientConfig.CABundle).NotTo(BeEmpty(), "caBundle injected")
-		conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+		dialer := &net.Dialer{Timeout: time.Second}
+		conn, err := dialer.DialContext(t.Context(), "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		g.Expect(err).NotTo(HaveOccurred())
 		_ = conn.Close()
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
@@ -136,12 +144,11 @@ func createGateWebhooks(t *testing.T, k client.Client, port int) {
 }
 
 func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // namespace creates a namespace with rollgate's credentials Secret.
@@ -161,12 +168,7 @@ func (e *gateEnv) watchHeld(t *testing.T, ns string, allowed ...string) (stop fu
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	ok := func(labels map[string]string) bool {
-		for _, h := range allowed {
-			if labels[appsv1.DefaultDeploymentUniqueLabelKey] == h {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(allowed, labels[appsv1.DefaultDeploymentUniqueLabelKey])
 	}
 	go func() {
 		defer close(done)
@@ -234,7 +236,7 @@ func (e *gateEnv) rollout(g Gomega, ctx context.Context, ns, name, hash string) 
 func (e *gateEnv) records(g Gomega, env string) []string {
 	ds, err := e.gitlab.Deployments(e.project, env)
 	g.Expect(err).NotTo(HaveOccurred())
-	out := []string{}
+	out := make([]string, 0, len(ds))
 	for _, d := range ds {
 		out = append(out, d.SHA[:4]+":"+d.Status)
 	}

@@ -97,10 +97,10 @@ func neverReady(d *appsv1.Deployment) *appsv1.Deployment {
 	return d
 }
 
-// deploy sets a new commit on the Deployment: its sha annotation and image.
-func deploy(d *appsv1.Deployment, sha string) {
-	d.Annotations[gitlabv1alpha1.AnnotationSHA] = sha
-	d.Spec.Template.Spec.Containers[0].Image = "registry.example/app:" + sha[:8]
+// deployNewCommit deploys commit sha2: its sha annotation and its image.
+func deployNewCommit(d *appsv1.Deployment) {
+	d.Annotations[gitlabv1alpha1.AnnotationSHA] = sha2
+	d.Spec.Template.Spec.Containers[0].Image = "registry.example/app:" + sha2[:8]
 }
 
 // create creates obj, failing the test on error.

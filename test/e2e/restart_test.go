@@ -68,7 +68,7 @@ func TestRestartOverSettledRolloutsSendsNothing(t *testing.T) {
 	create(t, neverReady(newDeployment(ns, "replaced", project, sha1, 1)))
 	waitRollouts(t, ns, "replaced", settledAs(gitlabv1alpha1.PhaseProgressing, gitlab.StatusRunning))
 	update(t, ns, "replaced", func(d *appsv1.Deployment) {
-		deploy(d, sha2)
+		deployNewCommit(d)
 		delete(d.Spec.Template.Labels, cluster.NeverReadyLabel)
 	})
 	waitRollouts(t, ns, "ok", settledAs(gitlabv1alpha1.PhaseSucceeded, gitlab.StatusSuccess))

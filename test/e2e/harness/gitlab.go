@@ -16,7 +16,7 @@ import (
 // GitLab user and token the manager authenticates as.
 const (
 	GitLabUser  = "rollgate"
-	GitLabToken = "glpat-rollgate-e2e"
+	GitLabToken = "glpat-rollgate-e2e" //nolint:gosec // a token of the fake GitLab only
 )
 
 // holdLimit bounds how long a held response waits for its client to go away.

@@ -86,8 +86,9 @@ func (m *Manager) Start() error {
 	}
 	defer func() { _ = log.Close() }() // the child holds its own descriptor
 	_, _ = fmt.Fprintf(log, "--- harness: starting the manager at %s\n", time.Now().Format(time.RFC3339Nano))
-	//nolint:gosec // G204: the binary this package built, with flags built by the caller.
-	cmd := exec.Command(m.Binary, m.Args...)
+	// Not exec.CommandContext: the manager outlives this call and is stopped
+	// by Stop or Kill, which signal its whole process group.
+	cmd := exec.Command(m.Binary, m.Args...) //nolint:noctx // see above
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own process group, and killed with the calling program.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -196,7 +197,7 @@ func (m *Manager) Log() string {
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
