@@ -18,12 +18,16 @@ package controller
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
@@ -103,4 +107,25 @@ func TestCRDKeepsTheRecordIdentityImmutable(t *testing.T) {
 		g.Expect(err).To(HaveOccurred())
 		g.Expect(err.Error()).To(ContainSubstring("a new commit is a new rollout"))
 	}).Should(Succeed())
+}
+
+func TestSamplesAreValid(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "gitlab_v1alpha1_gitlabdeployment.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	gld := &gitlabv1alpha1.GitLabDeployment{}
+	g.Expect(yaml.UnmarshalStrict(data, gld)).To(Succeed())
+	gld.Namespace = ns
+	g.Expect(ValidateSpec(&gld.Spec)).To(Succeed())
+	g.Expect(k8sClient.Create(context.Background(), gld)).To(Succeed())
+
+	data, err = os.ReadFile(filepath.Join("..", "..", "config", "samples", "deployment_annotated.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	deploy := &appsv1.Deployment{}
+	g.Expect(yaml.UnmarshalStrict(data, deploy)).To(Succeed())
+	spec, err := SpecFromAnnotations(deploy.Name, deploy.Annotations)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ValidateSpec(&spec)).To(Succeed())
+	g.Expect(spec.Approval.Environment).To(Equal("production-approval"))
 }
