@@ -82,6 +82,12 @@ bench: manifests generate k8s-binaries ## Benchmark the manager on a real local 
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
 		go test -count=1 -timeout 30m -run '^$$' -bench . -benchtime=1x -v ./test/bench/...
 
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Fuzz the parsing and validation of the workload annotations.
+	go test -run '^$$' -fuzz FuzzAnnotations -fuzztime $(FUZZTIME) ./internal/controller/
+
 ##@ Build
 
 .PHONY: build

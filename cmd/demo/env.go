@@ -98,10 +98,10 @@ func (env *environment) startCluster(ctx context.Context, n *narrator, o *option
 func (env *environment) tearDown() error {
 	var errs []error
 	if env.rollgate != nil {
-		errs = append(errs, env.rollgate.proc.stop())
+		errs = append(errs, env.rollgate.proc.Stop())
 	}
 	if env.gitlab != nil {
-		errs = append(errs, env.gitlab.proc.stop())
+		errs = append(errs, env.gitlab.proc.Stop())
 	}
 	if env.cluster != nil {
 		errs = append(errs, env.cluster.Stop())

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/rollgate/rollgate/test/process"
 )
 
 // The GitLab world the demo seeds: one project, the token rollgate records
@@ -65,7 +67,7 @@ protected_environments:
 
 // fakeGitLab is the running fake GitLab and a client of its REST API.
 type fakeGitLab struct {
-	proc *child
+	proc *process.Process
 	url  string
 	http *http.Client
 }
@@ -80,21 +82,24 @@ func startFakeGitLab(ctx context.Context, bin, dir string) (*fakeGitLab, error) 
 	if err := os.WriteFile(seed, []byte(seedYAML), 0o600); err != nil {
 		return nil, fmt.Errorf("writing the GitLab seed: %w", err)
 	}
-	proc, err := startChild(dir, "fake-gitlab", bin, []string{"--listen", "127.0.0.1:0", "--seed", seed}, nil)
+	proc, err := process.Start(ctx, process.Options{
+		Dir: dir, Name: "fake-gitlab", Path: bin, Args: []string{"--listen", "127.0.0.1:0", "--seed", seed},
+	})
 	if err != nil {
 		return nil, err
 	}
 	g := &fakeGitLab{proc: proc, http: &http.Client{Timeout: 10 * time.Second}}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err = proc.waitFor(ctx, "listening", func(context.Context) bool {
-		if m := listenLine.FindStringSubmatch(readFile(proc.logPath)); m != nil {
-			g.url = m[1]
+	err = proc.WaitFor(ctx, "listening", func(context.Context) bool {
+		log, _ := os.ReadFile(proc.LogPath()) // not yet written: keep waiting
+		if m := listenLine.FindSubmatch(log); m != nil {
+			g.url = string(m[1])
 		}
 		return g.url != ""
 	})
 	if err != nil {
-		_ = proc.stop()
+		_ = proc.Stop()
 		return nil, err
 	}
 	return g, nil

@@ -13,6 +13,8 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rollgate/rollgate/test/process"
 )
 
 // Where rollgate keeps its default GitLab credentials and its webhook
@@ -28,7 +30,7 @@ const (
 
 // rollgate is the running manager.
 type rollgate struct {
-	proc     *child
+	proc     *process.Process
 	webhooks *webhookConfigs
 	// webhookPort is where the manager serves its admission webhooks.
 	webhookPort int
@@ -68,11 +70,11 @@ func startRollgate(ctx context.Context, bin, dir, root, kubeconfig string, kube 
 			return nil, err
 		}
 	}
-	if rg.proc, err = startChild(dir, "rollgate", bin, args, nil); err != nil {
+	if rg.proc, err = process.Start(ctx, process.Options{Dir: dir, Name: "rollgate", Path: bin, Args: args}); err != nil {
 		return nil, err
 	}
 	if err := rg.waitServing(ctx, kube, ports[1]); err != nil {
-		return nil, errors.Join(err, rg.proc.stop())
+		return nil, errors.Join(err, rg.proc.Stop())
 	}
 	return rg, nil
 }
@@ -100,7 +102,7 @@ func (rg *rollgate) waitServing(ctx context.Context, kube client.Client, probePo
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort)
-	if err := rg.proc.waitFor(ctx, "its readiness probe", func(ctx context.Context) bool {
+	if err := rg.proc.WaitFor(ctx, "its readiness probe", func(ctx context.Context) bool {
 		return httpOK(ctx, readyz)
 	}); err != nil {
 		return err
@@ -109,7 +111,7 @@ func (rg *rollgate) waitServing(ctx context.Context, kube client.Client, probePo
 		return nil
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(rg.webhookPort))
-	return rg.proc.waitFor(ctx, "its webhook server and certificate", func(ctx context.Context) bool {
+	return rg.proc.WaitFor(ctx, "its webhook server and certificate", func(ctx context.Context) bool {
 		conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return false

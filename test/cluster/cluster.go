@@ -17,10 +17,16 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/rollgate/rollgate/test/process"
 )
 
-// defaultStartTimeout bounds Start when its context has no deadline.
-const defaultStartTimeout = 2 * time.Minute
+const (
+	// defaultStartTimeout bounds Start when its context has no deadline.
+	defaultStartTimeout = 2 * time.Minute
+	// tailLines is how many log lines of each component a failure report carries.
+	tailLines = process.TailLines
+)
 
 // Options configure a cluster. The zero value starts one node, with binaries
 // found as described in the package documentation.
@@ -55,7 +61,7 @@ type Cluster struct {
 	// component's output.
 	Dir string
 
-	procs   []*process
+	procs   []*process.Process
 	ownDir  bool
 	etcdURL string
 
@@ -139,20 +145,19 @@ func (c *Cluster) startNodes(ctx context.Context, n int) error {
 	if err := createNodes(ctx, cs, n); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, c.process("kwok"), c.procs, func(ctx context.Context) bool {
+	if err := c.waitReady(ctx, c.component("kwok"), "ready nodes", func(ctx context.Context) bool {
 		return allNodes(ctx, cs, n, nodeReady)
 	}); err != nil {
 		return err
 	}
-	return waitReady(ctx, c.process("kube-controller-manager"), c.procs, func(ctx context.Context) bool {
-		return allNodes(ctx, cs, n, nodeSchedulable)
-	})
+	return c.waitReady(ctx, c.component("kube-controller-manager"), "schedulable nodes",
+		func(ctx context.Context) bool { return allNodes(ctx, cs, n, nodeSchedulable) })
 }
 
-// process returns the last process started under name.
-func (c *Cluster) process(name string) *process {
+// component returns the last process started under name.
+func (c *Cluster) component(name string) *process.Process {
 	for _, p := range slices.Backward(c.procs) {
-		if p.name == name {
+		if p.Name() == name {
 			return p
 		}
 	}
@@ -208,7 +213,9 @@ func (c *Cluster) Stop() error {
 func (c *Cluster) stopProcesses() error {
 	var errs []error
 	for _, p := range slices.Backward(c.procs) {
-		errs = append(errs, p.stop())
+		if err := p.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("cluster: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -219,9 +226,9 @@ func (c *Cluster) Logs(lines int) string {
 	var b strings.Builder
 	seen := map[string]bool{}
 	for _, p := range c.procs {
-		if !seen[p.name] {
-			seen[p.name] = true
-			fmt.Fprintf(&b, "--- %s (%s)\n%s\n", p.name, p.logPath, tail(p.logPath, lines))
+		if !seen[p.Name()] {
+			seen[p.Name()] = true
+			fmt.Fprintf(&b, "--- %s (%s)\n%s\n", p.Name(), p.LogPath(), p.Tail(lines))
 		}
 	}
 	return b.String()

@@ -140,8 +140,8 @@ func TestProcessesDieWithTheProgram(t *testing.T) {
 func pids(c *Cluster) []int {
 	var out []int
 	for _, p := range c.procs {
-		if !p.exited() {
-			out = append(out, p.cmd.Process.Pid)
+		if !p.Exited() {
+			out = append(out, p.PID())
 		}
 	}
 	return out

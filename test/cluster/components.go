@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/rollgate/rollgate/test/process"
 )
 
 const (
@@ -52,12 +55,11 @@ func (c *Cluster) launch(ctx context.Context, name, path string, ports int,
 			return err
 		}
 		args, ready := plan(picked)
-		p, startErr := startProcess(ctx, c.Dir, name, path, args)
+		p, startErr := c.startProcess(ctx, name, path, args)
 		if startErr != nil {
 			return startErr
 		}
-		c.procs = append(c.procs, p)
-		if err = waitReady(ctx, p, c.procs, ready); err == nil || !p.portInUse() {
+		if err = c.waitReady(ctx, p, "its readiness check", ready); err == nil || !portInUse(p) {
 			return err
 		}
 		c.procs = c.procs[:len(c.procs)-1] // it has exited: nothing to stop
@@ -156,13 +158,56 @@ func (c *Cluster) startControllers(ctx context.Context, bins binaries, kwokConfi
 			"--cidr=" + podCIDR},
 	}}
 	for _, comp := range components {
-		p, err := startProcess(ctx, c.Dir, comp.name, comp.path, comp.args)
-		if err != nil {
+		if _, err := c.startProcess(ctx, comp.name, comp.path, comp.args); err != nil {
 			return err
 		}
-		c.procs = append(c.procs, p)
 	}
 	return nil
+}
+
+// startProcess starts a component in Dir, its output in <Dir>/<name>.log.
+func (c *Cluster) startProcess(ctx context.Context, name, path string, args []string) (*process.Process, error) {
+	p, err := process.Start(ctx, process.Options{Dir: c.Dir, Name: name, Path: path, Args: args})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	c.procs = append(c.procs, p)
+	return p, nil
+}
+
+// waitReady polls ready until it reports true. It fails with subject's log
+// when subject exits or ctx ends first, and with the log of any other
+// component that exits meanwhile.
+func (c *Cluster) waitReady(ctx context.Context, subject *process.Process, what string,
+	ready func(context.Context) bool) error {
+	var gone *process.Process
+	err := subject.WaitFor(ctx, what, func(ctx context.Context) bool {
+		for _, p := range c.procs {
+			if p.Exited() {
+				gone = p
+				return true
+			}
+		}
+		return ready(ctx)
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("cluster: %w", err)
+	case gone != nil:
+		return fmt.Errorf("cluster: %s stopped unexpectedly (%s); last lines of %s:\n%s",
+			gone.Name(), gone.ExitReason(), gone.LogPath(), gone.Tail(tailLines))
+	}
+	return nil
+}
+
+// portInUse reports whether p exited because a port it was given was taken
+// meanwhile by another program.
+func portInUse(p *process.Process) bool {
+	if !p.Exited() {
+		return false
+	}
+	data, err := os.ReadFile(p.LogPath())
+	return err == nil && bytes.Contains(data, []byte("address already in use"))
 }
 
 // freePorts returns n distinct loopback TCP ports that were free a moment ago.

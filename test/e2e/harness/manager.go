@@ -15,8 +15,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/rollgate/rollgate/test/process"
 )
 
 // stopGrace is how long the manager has to exit after SIGTERM before it is
@@ -69,52 +70,29 @@ type Manager struct {
 	// LogPath receives its standard output and error, appended on each start.
 	LogPath string
 
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *process.Process
 }
 
-// Start runs the manager. The kernel kills it if the calling program dies
-// without stopping it.
+// Start runs the manager in its own process group. On Linux the kernel kills
+// it if the calling program dies without stopping it.
 func (m *Manager) Start() error {
 	if m.Running() {
 		return errors.New("harness: the manager is already running")
 	}
-	//nolint:gosec // G304: a log file in the test's own directory.
-	log, err := os.OpenFile(m.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	proc, err := process.Start(context.Background(), process.Options{
+		Name: "manager", Path: m.Binary, Args: m.Args,
+		LogPath: m.LogPath, AppendLog: true, Grace: stopGrace,
+	})
 	if err != nil {
-		return fmt.Errorf("harness: opening the manager log: %w", err)
+		return fmt.Errorf("harness: %w", err)
 	}
-	defer func() { _ = log.Close() }() // the child holds its own descriptor
-	_, _ = fmt.Fprintf(log, "--- harness: starting the manager at %s\n", time.Now().Format(time.RFC3339Nano))
-	// Not exec.CommandContext: the manager outlives this call and is stopped
-	// by Stop or Kill, which signal its whole process group.
-	cmd := exec.Command(m.Binary, m.Args...) //nolint:noctx // see above
-	cmd.Stdout, cmd.Stderr = log, log
-	// Its own process group, and killed with the calling program.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("harness: starting the manager: %w", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	m.cmd, m.done = cmd, done
+	m.proc = proc
 	return nil
 }
 
 // Running reports whether the manager was started and has not exited.
 func (m *Manager) Running() bool {
-	if m.done == nil {
-		return false
-	}
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
+	return m.proc != nil && !m.proc.Exited()
 }
 
 // PID returns the process ID of the running manager, 0 if none.
@@ -122,21 +100,19 @@ func (m *Manager) PID() int {
 	if !m.Running() {
 		return 0
 	}
-	return m.cmd.Process.Pid
+	return m.proc.PID()
 }
 
 // Stop asks the manager to exit (SIGTERM) and kills it after a grace period.
+// A manager that is not running is left as it is.
 func (m *Manager) Stop() error {
 	if !m.Running() {
 		return nil
 	}
-	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-m.done:
-		return nil
-	case <-time.After(stopGrace):
-		return m.Kill()
+	if err := m.proc.Stop(); err != nil && !errors.Is(err, process.ErrExited) {
+		return fmt.Errorf("harness: %w", err)
 	}
+	return nil
 }
 
 // Kill ends the manager at once (SIGKILL), as a crash or an OOM kill would,
@@ -145,10 +121,9 @@ func (m *Manager) Kill() error {
 	if !m.Running() {
 		return nil
 	}
-	if err := syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		return fmt.Errorf("harness: killing the manager: %w", err)
+	if err := m.proc.Kill(); err != nil {
+		return fmt.Errorf("harness: %w", err)
 	}
-	<-m.done
 	return nil
 }
 

@@ -1,15 +1,15 @@
 //go:build !linux
 
-package cluster
+package process
 
 import (
 	"os"
 	"syscall"
 )
 
-// sysProcAttr returns nil: outside Linux a component is not tied to the
+// sysProcAttr returns nil: outside Linux a process is not tied to the
 // calling program's lifetime, so a program killed without calling Stop leaves
-// its components running.
+// its children running.
 func sysProcAttr() *syscall.SysProcAttr { return nil }
 
 // signalGroup sends sig to the process p alone.

@@ -1,14 +1,14 @@
-package cluster
+package process
 
 import (
 	"os"
 	"syscall"
 )
 
-// sysProcAttr puts each component in its own process group, so that a
-// terminal's Ctrl-C reaches only the calling program (which then stops the
-// components in order), and has the kernel kill the component when the
-// calling program dies without stopping it: a panic, a test timeout, SIGKILL.
+// sysProcAttr puts each process in its own process group, so that a
+// terminal's Ctrl-C reaches only the calling program (which then stops its
+// children in order), and has the kernel kill the process when the calling
+// program dies without stopping it: a panic, a test timeout, SIGKILL.
 //
 // Pdeathsig fires when the thread that started the child exits; the Go
 // runtime only retires threads that a goroutine locked and never unlocked, so
