@@ -35,12 +35,7 @@ const settle = 15 * time.Second
 
 func TestRolloutIsRecordedRunningThenSuccessWithTwoWrites(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	gl := newGitLab(t, ns)
-	d := newDeployment(t, ns, "web", nil)
-	setStatus(t, d, progressing)
-
-	g.Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(Equal([]string{"running"})) }, settle).Should(Succeed())
+	ns, gl, d := runningRollout(t)
 	setStatus(t, d, completed)
 	g.Eventually(func(g Gomega) {
 		gld := rolloutOf(g, d)
@@ -69,11 +64,7 @@ func TestRolloutIsRecordedRunningThenSuccessWithTwoWrites(t *testing.T) {
 
 func TestDeadlineExceededIsFailedAndALaterCompletionIsSuccess(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	gl := newGitLab(t, ns)
-	d := newDeployment(t, ns, "web", nil)
-	setStatus(t, d, progressing)
-	g.Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(Equal([]string{"running"})) }, settle).Should(Succeed())
+	_, gl, d := runningRollout(t)
 
 	setStatus(t, d, deadlineExceededStatus)
 	g.Eventually(func(g Gomega) {
@@ -91,11 +82,7 @@ func TestDeadlineExceededIsFailedAndALaterCompletionIsSuccess(t *testing.T) {
 
 func TestSupersededRolloutIsCanceled(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	gl := newGitLab(t, ns)
-	d := newDeployment(t, ns, "web", nil)
-	setStatus(t, d, progressing)
-	g.Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(Equal([]string{"running"})) }, settle).Should(Succeed())
+	_, gl, d := runningRollout(t)
 	first := rolloutOf(g, d)
 
 	changeTemplate(t, d, "app:2")
@@ -107,16 +94,12 @@ func TestSupersededRolloutIsCanceled(t *testing.T) {
 		g.Expect(old.Status.Phase).To(Equal(gitlabv1alpha1.PhaseCanceled), describe(old))
 	}, settle).Should(Succeed())
 	setStatus(t, d, completed)
-	g.Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(Equal([]string{"canceled", "success"})) }, settle).Should(Succeed())
+	expectRecords(t, gl, "staging", "canceled", "success")
 }
 
 func TestDeletedDeploymentCancelsItsRunningRecord(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	gl := newGitLab(t, ns)
-	d := newDeployment(t, ns, "web", nil)
-	setStatus(t, d, progressing)
-	g.Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(Equal([]string{"running"})) }, settle).Should(Succeed())
+	_, gl, d := runningRollout(t)
 	gld := rolloutOf(g, d)
 	g.Expect(gld.Finalizers).To(ContainElement(FinalizerRecord))
 
@@ -150,7 +133,7 @@ func TestRollbackIsANewRollout(t *testing.T) {
 	gl := newGitLab(t, ns)
 	d := newDeployment(t, ns, "web", nil)
 	setStatus(t, d, completed)
-	g.Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(Equal([]string{"success"})) }, settle).Should(Succeed())
+	expectRecords(t, gl, "staging", "success")
 	changeTemplate(t, d, "app:2")
 	setStatus(t, d, completed)
 	g.Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(HaveLen(2)) }, settle).Should(Succeed())

@@ -56,12 +56,27 @@ func rolloutsOf(ctx context.Context, c client.Reader, namespace, workload string
 	return list.Items, nil
 }
 
-// compareRollouts orders rollouts by creation, then revision, then name.
-func compareRollouts(a, b gitlabv1alpha1.GitLabDeployment) int {
-	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-		return c
+// liveRolloutsOf lists the GitLabDeployments of a Deployment from reader
+// without the cache's field index (an API reader has none), oldest first.
+func liveRolloutsOf(ctx context.Context, reader client.Reader, namespace, workload string) ([]gitlabv1alpha1.GitLabDeployment, error) {
+	var list gitlabv1alpha1.GitLabDeploymentList
+	if err := reader.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, err
 	}
-	if c := cmp.Compare(revisionOf(&a), revisionOf(&b)); c != 0 {
+	out := slices.DeleteFunc(list.Items, func(gld gitlabv1alpha1.GitLabDeployment) bool {
+		return gld.Spec.WorkloadRef.Name != workload
+	})
+	slices.SortFunc(out, compareRollouts)
+	return out, nil
+}
+
+// compareRollouts orders rollouts by revision when both were numbered by
+// the workload controller, else by creation, then by name.
+func compareRollouts(a, b gitlabv1alpha1.GitLabDeployment) int {
+	if ra, rb := revisionOf(&a), revisionOf(&b); ra > 0 && rb > 0 && ra != rb {
+		return cmp.Compare(ra, rb)
+	}
+	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.Name, b.Name)

@@ -63,7 +63,8 @@ func startManager() (func(), error) {
 	glCfg.RetryMax = -1
 	glCfg.MaxRateLimitWait = -1
 	recorder := mgr.GetEventRecorder("rollgate")
-	if err := (&WorkloadReconciler{Client: mgr.GetClient(), Recorder: recorder, HistoryLimit: testHistoryLimit}).SetupWithManager(mgr); err != nil {
+	if err := (&WorkloadReconciler{Client: mgr.GetClient(), Recorder: recorder, HistoryLimit: testHistoryLimit,
+		APIReader: mgr.GetAPIReader()}).SetupWithManager(mgr); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -273,4 +274,23 @@ func describe(gld *gitlabv1alpha1.GitLabDeployment) string {
 		fmt.Fprintf(&b, " %s=%s(%s: %s)", c.Type, c.Status, c.Reason, c.Message)
 	}
 	return b.String()
+}
+
+// expectRecords waits until the environment's records have these statuses,
+// oldest first.
+func expectRecords(t *testing.T, gl *gitlabFixture, env string, statuses ...string) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) { g.Expect(gl.statuses(g, env)).To(Equal(statuses)) }, settle).Should(Succeed())
+}
+
+// runningRollout starts a rollout of a new Deployment "web" in a namespace
+// of its own and waits until GitLab records it running.
+func runningRollout(t *testing.T) (string, *gitlabFixture, *appsv1.Deployment) {
+	t.Helper()
+	ns := newNamespace(t)
+	gl := newGitLab(t, ns)
+	d := newDeployment(t, ns, "web", nil)
+	setStatus(t, d, progressing)
+	expectRecords(t, gl, "staging", "running")
+	return ns, gl, d
 }

@@ -49,6 +49,10 @@ type WorkloadReconciler struct {
 	Recorder events.EventRecorder
 	// HistoryLimit is how many GitLabDeployments to keep per Deployment.
 	HistoryLimit int
+	// APIReader lists GitLabDeployments from the API server rather than
+	// the cache, which may not hold the one created a moment ago; the
+	// client is used if nil.
+	APIReader client.Reader
 }
 
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
@@ -63,7 +67,9 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if !OptedIn(deploy.Annotations) || !deploy.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	rollouts, err := rolloutsOf(ctx, r.Client, deploy.Namespace, deploy.Name)
+	// Numbering and naming the next rollout needs every earlier one,
+	// including one this controller created a moment ago.
+	rollouts, err := liveRolloutsOf(ctx, r.reader(), deploy.Namespace, deploy.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -99,6 +105,13 @@ func (r *WorkloadReconciler) createRollout(ctx context.Context, deploy *appsv1.D
 		gld.Name = fmt.Sprintf("%s-%d", base, n)
 		gld.ResourceVersion = ""
 	}
+}
+
+func (r *WorkloadReconciler) reader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 // newRollout builds the GitLabDeployment of the Deployment's current template.

@@ -101,6 +101,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Client:       mgr.GetClient(),
 		Recorder:     mgr.GetEventRecorder("rollgate"),
 		HistoryLimit: opts.HistoryLimit,
+		APIReader:    mgr.GetAPIReader(),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the workload controller: %w", err)
 	}
