@@ -38,6 +38,7 @@ type options struct {
 	community    bool
 	fakeClock    string
 	controlToken string
+	approvalHook bool
 	seed         gitlabtest.Seed
 	clock        gitlabtest.Clock
 }
@@ -59,6 +60,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.BoolVar(&o.community, "community", false, "behave as GitLab CE (no protected environments or approvals)")
 	fs.StringVar(&o.fakeClock, "fake-clock", "", "run on a controllable clock starting at this RFC 3339 time, or \"now\"")
 	fs.StringVar(&o.controlToken, "control-token", "", "require X-Fake-Token on the control API")
+	fs.BoolVar(&o.approvalHook, "approval-hooks", false,
+		"send Deployment Hooks for approvals, rejections and blocked deployments (GitLab with gitlab-org/gitlab!239337)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -171,6 +174,9 @@ func (o *options) build() (*gitlabtest.Fake, error) {
 	}
 	if o.controlToken != "" {
 		opts = append(opts, gitlabtest.WithControlToken(o.controlToken))
+	}
+	if o.approvalHook {
+		opts = append(opts, gitlabtest.WithApprovalHooks())
 	}
 	f := gitlabtest.NewHandler(opts...)
 	if err := f.Seed(o.seed); err != nil {

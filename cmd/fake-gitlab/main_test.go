@@ -104,3 +104,16 @@ func TestBadFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestApprovalHooksFlag(t *testing.T) {
+	g := NewWithT(t)
+	var out bytes.Buffer
+	o, err := parseFlags([]string{"--approval-hooks"}, &out)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(o.approvalHook).To(BeTrue())
+	_, err = o.build()
+	g.Expect(err).NotTo(HaveOccurred())
+	o, err = parseFlags(nil, &out)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(o.approvalHook).To(BeFalse(), "off by default, as in GitLab")
+}

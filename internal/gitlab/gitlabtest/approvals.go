@@ -146,9 +146,17 @@ func (f *Fake) approveDeployment(c *call) *apiError {
 	if msg := f.validateApproval(u, d, status, representedAs); msg != "" {
 		return messageError(http.StatusBadRequest, msg)
 	}
-	a, ok := f.upsertApproval(u, d, status, comment, f.findApprovalRuleFor(u, d.env, representedAs))
+	prev := ""
+	rule := f.findApprovalRuleFor(u, d.env, representedAs)
+	if a := findApproval(d, u, rule); a != nil {
+		prev = a.status
+	}
+	a, ok := f.upsertApproval(u, d, status, comment, rule)
 	if !ok {
 		return messageError(http.StatusBadRequest, []string{msgCommentTooLong})
+	}
+	if a.status != prev {
+		f.queueApprovalHook(d, a, c.base)
 	}
 	f.processBuild(d, a)
 	writeJSON(c.w, http.StatusCreated, approvalEntity(a, c.base))
@@ -159,10 +167,7 @@ func (f *Fake) approveDeployment(c *call) *apiError {
 // returns the record unchanged, a new status replaces status and comment.
 // ok is false when the comment fails validation.
 func (f *Fake) upsertApproval(u *user, d *deployment, status, comment string, rule *approvalRule) (*approval, bool) {
-	for _, a := range d.approvals {
-		if a.user != u || a.rule != rule {
-			continue
-		}
+	if a := findApproval(d, u, rule); a != nil {
 		if a.status == status {
 			return a, true
 		}
@@ -176,14 +181,24 @@ func (f *Fake) upsertApproval(u *user, d *deployment, status, comment string, ru
 		return nil, false
 	}
 	now := f.now()
-	a := &approval{user: u, status: status, comment: comment, rule: rule, createdAt: now, updatedAt: now}
+	a := &approval{id: f.next("deployment_approval"), user: u, status: status, comment: comment, rule: rule, createdAt: now, updatedAt: now}
 	d.approvals = append(d.approvals, a)
 	return a, true
 }
 
-// processBuild is ApprovalService#process_build!. GitLab sends no webhook
-// for an approval itself (there is no deployment-approval hook event); a
-// rejection is visible to hooks only through the job's deployment failing.
+// findApproval returns u's approval of d under rule, if any.
+func findApproval(d *deployment, u *user, rule *approvalRule) *approval {
+	for _, a := range d.approvals {
+		if a.user == u && a.rule == rule {
+			return a
+		}
+	}
+	return nil
+}
+
+// processBuild is ApprovalService#process_build!. Without WithApprovalHooks
+// GitLab sends no webhook for an approval itself; a rejection is visible to
+// hooks only through the job's deployment failing.
 func (f *Fake) processBuild(d *deployment, a *approval) {
 	j := d.job
 	if j == nil {

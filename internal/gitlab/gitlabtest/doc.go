@@ -79,4 +79,5 @@
 //	  - {project: acme/shop, url: "http://127.0.0.1:9000/hook", token: s3cret}
 //	jobs:                     # JobSpec
 //	  - {project: acme/shop, environment: production, ref: main, user: alice}
+//	approval_hooks: true      # approval lifecycle Deployment Hooks (WithApprovalHooks)
 package gitlabtest

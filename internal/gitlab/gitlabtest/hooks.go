@@ -135,7 +135,28 @@ type deploymentHook struct {
 	CommitURL              *string     `json:"commit_url"`
 	CommitTitle            *string     `json:"commit_title"`
 	Ref                    string      `json:"ref"`
+	// Approver and Approval are set only on the approval events of
+	// WithApprovalHooks.
+	Approver *hookUser     `json:"approver,omitempty"`
+	Approval *hookApproval `json:"approval,omitempty"`
 }
+
+// hookApproval is Deployments::Approval#hook_attrs.
+type hookApproval struct {
+	ID        int64   `json:"id"`
+	UserID    int64   `json:"user_id"`
+	Status    string  `json:"status"`
+	Comment   *string `json:"comment"`
+	CreatedAt string  `json:"created_at"`
+	UpdatedAt string  `json:"updated_at"`
+}
+
+// redactedEmail is what GitLab puts in place of an email address a hook
+// must not reveal.
+const redactedEmail = "[REDACTED]"
+
+// hookTime is the time format of hook payloads.
+const hookTime = "2006-01-02 15:04:05 -0700"
 
 func projectHookAttrs(p *project, base string) hookProject {
 	host := hostOf(base)
@@ -153,11 +174,43 @@ func projectHookAttrs(p *project, base string) hookProject {
 
 // queueDeploymentHook sends a Deployment Hook to the project's hooks.
 func (f *Fake) queueDeploymentHook(d *deployment, at time.Time, base string) {
-	p := d.project
-	if len(p.hooks) == 0 {
+	if len(d.project.hooks) == 0 {
 		return
 	}
-	payload, err := json.Marshal(f.deploymentHookData(d, at, base))
+	f.sendDeploymentHook(d.project, f.deploymentHookData(d, at, base))
+}
+
+// queueApprovalHook sends the Deployment Hook of an approval or rejection
+// (status "approved" or "rejected", the approval's status) when
+// WithApprovalHooks is on.
+//
+// The event is the one gitlab-org/gitlab!239337 ("Add deployment approval
+// lifecycle webhook events", issue #441402) adds to the Deployment webhook:
+// the usual Gitlab::DataBuilder::Deployment payload of the deployment, with
+// status set to the approval's status and two new top-level fields,
+// approver (User#hook_attrs, email redacted) and approval
+// (Deployments::Approval#hook_attrs). The merge request's documentation of
+// the exact payload was not at hand; the fields follow its description.
+func (f *Fake) queueApprovalHook(d *deployment, a *approval, base string) {
+	if !f.cfg.approvalHooks || f.cfg.community || len(d.project.hooks) == 0 {
+		return
+	}
+	data := f.deploymentHookData(d, a.updatedAt, base)
+	data.Status = a.status
+	data.Approver = &hookUser{ID: a.user.id, Name: a.user.name, Username: a.user.username,
+		AvatarURL: avatarURL(a.user.email), Email: redactedEmail}
+	ap := &hookApproval{ID: a.id, UserID: a.user.id, Status: a.status,
+		CreatedAt: a.createdAt.UTC().Format(hookTime), UpdatedAt: a.updatedAt.UTC().Format(hookTime)}
+	if a.comment != "" {
+		c := a.comment
+		ap.Comment = &c
+	}
+	data.Approval = ap
+	f.sendDeploymentHook(d.project, data)
+}
+
+func (f *Fake) sendDeploymentHook(p *project, data deploymentHook) {
+	payload, err := json.Marshal(data)
 	if err != nil {
 		return
 	}
@@ -174,7 +227,7 @@ func (f *Fake) deploymentHookData(d *deployment, at time.Time, base string) depl
 		short = short[:8]
 	}
 	data := deploymentHook{ObjectKind: "deployment", Status: d.status,
-		StatusChangedAt: at.UTC().Format("2006-01-02 15:04:05 -0700"), DeploymentID: d.id,
+		StatusChangedAt: at.UTC().Format(hookTime), DeploymentID: d.id,
 		Environment: d.env.name, EnvironmentTier: d.env.tier, EnvironmentSlug: d.env.slug,
 		Project: projectHookAttrs(d.project, base), ShortSHA: short, Ref: d.ref}
 	if d.env.externalURL != "" {

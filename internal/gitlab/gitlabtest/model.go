@@ -169,6 +169,7 @@ type deployment struct {
 }
 
 type approval struct {
+	id        int64
 	user      *user
 	status    string
 	comment   string

@@ -20,6 +20,9 @@ type Seed struct {
 	ProtectedEnvironments []ProtectedEnvironmentSpec `json:"protected_environments,omitempty"`
 	Hooks                 []HookSpec                 `json:"hooks,omitempty"`
 	Jobs                  []JobSpec                  `json:"jobs,omitempty"`
+	// ApprovalHooks turns on the approval lifecycle Deployment Hooks, as
+	// WithApprovalHooks does; it is applied before everything else.
+	ApprovalHooks bool `json:"approval_hooks,omitempty"`
 }
 
 // ParseSeed reads a seed in YAML or JSON, rejecting unknown fields.
@@ -34,6 +37,11 @@ func ParseSeed(data []byte) (Seed, error) {
 // Seed applies a seed. It stops at the first error; what was applied
 // before it stays.
 func (f *Fake) Seed(s Seed) error {
+	if s.ApprovalHooks {
+		f.mu.Lock()
+		f.cfg.approvalHooks = true
+		f.mu.Unlock()
+	}
 	if err := f.seedAccounts(s); err != nil {
 		return err
 	}

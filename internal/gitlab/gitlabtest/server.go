@@ -51,6 +51,7 @@ type config struct {
 	hookClient     *http.Client
 	controlToken   string
 	disableControl bool
+	approvalHooks  bool
 }
 
 // Option configures a Fake.
@@ -78,6 +79,15 @@ func WithAcceptAnyRef() Option { return func(f *Fake) { f.cfg.acceptAnyRef = tru
 // environments, no approval route and no approval keys in
 // DeploymentExtended.
 func WithCommunityEdition() Option { return func(f *Fake) { f.cfg.community = true } }
+
+// WithApprovalHooks makes the fake send the deployment approval lifecycle
+// events of newer GitLab versions (gitlab-org/gitlab!239337) as Deployment
+// Hooks: status "approved" or "rejected" when an approver records an
+// approval or a rejection, with top-level approver and approval fields,
+// and status "blocked" when a deployment blocks (awaits approval or a
+// manual action). Off by default: GitLab without that change sends no
+// hook for an approval.
+func WithApprovalHooks() Option { return func(f *Fake) { f.cfg.approvalHooks = true } }
 
 // WithHookClient sets the HTTP client used to deliver webhooks.
 func WithHookClient(c *http.Client) Option { return func(f *Fake) { f.cfg.hookClient = c } }

@@ -62,6 +62,12 @@ func (f *Fake) transition(d *deployment, status, base string) *apiError {
 		f.linkMergeRequests(d)
 		d.env.updatedAt = now
 		f.queueDeploymentHook(d, now, base)
+	case StatusBlocked:
+		// Only GitLab versions with the approval lifecycle events
+		// (gitlab-org/gitlab!239337) send a hook when a deployment blocks.
+		if f.cfg.approvalHooks {
+			f.queueDeploymentHook(d, now, base)
+		}
 	}
 	return nil
 }
