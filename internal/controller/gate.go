@@ -165,13 +165,19 @@ func (r *GitLabDeploymentReconciler) keepReleased(ctx context.Context, s *record
 // keepRejected keeps a rejected template from running: when it is applied
 // again it stays held, says so once, and its record stays canceled.
 func (r *GitLabDeploymentReconciler) keepRejected(ctx context.Context, s *recordScope) error {
-	if s.state != RolloutHeld && s.state != RolloutProgressing {
-		return nil
-	}
-	if !Held(s.deploy) {
-		if err := r.setHeld(ctx, s.deploy, s.gld.Status.PodTemplateHash, true); err != nil {
-			return err
+	switch s.state {
+	case RolloutHeld:
+	case RolloutProgressing, RolloutComplete, RolloutDeadlineExceeded:
+		if Held(s.deploy) {
+			break
 		}
+		// The rejected template was applied again while the admission
+		// webhook could not hold it, and runs: restore the approved one.
+		r.warn(s.gld, ReasonHeldLate, "Restore", "Pod template %s was %s but started to run (the admission webhook was "+
+			"not called); restoring the last approved template", s.gld.Status.PodTemplateHash, s.gld.Status.Approval.State)
+		return r.reject(ctx, s)
+	default:
+		return nil
 	}
 	if cond := approvedCondition(s.gld); cond == nil || cond.Reason != ReasonRejectedTemplateHeld {
 		msg := "This pod template was " + string(s.gld.Status.Approval.State) + " and was applied again; " +

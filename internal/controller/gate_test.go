@@ -143,13 +143,16 @@ func TestGateRecordSourceHoldsUntilEveryRuleApproves(t *testing.T) {
 	}).WithTimeout(gateWait).Should(Succeed())
 }
 
-func TestGateRejectionRestoresAndRemembersTheTemplate(t *testing.T) {
+// rejectedRollout records a first rollout, gates the Deployment, and has
+// alice reject its second template; rollgate restores the first.
+func rejectedRollout(t *testing.T) (ns string, f *gitlabFixture, d *appsv1.Deployment, approvedHash, rejectedHash string) {
+	t.Helper()
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	f := newGitLab(t, ns)
-	d := newDeployment(t, ns, "web", nil)
+	ns = newNamespace(t)
+	f = newGitLab(t, ns)
+	d = newDeployment(t, ns, "web", nil)
 	setStatus(t, d, completed)
-	approvedHash := TemplateHash(&getDeployment(g, d).Spec.Template)
+	approvedHash = TemplateHash(&getDeployment(g, d).Spec.Template)
 	g.Eventually(func(g Gomega) {
 		g.Expect(f.statuses(g, "staging")).To(Equal([]string{"success"}))
 	}).WithTimeout(gateWait).Should(Succeed())
@@ -158,7 +161,7 @@ func TestGateRejectionRestoresAndRemembersTheTemplate(t *testing.T) {
 	protectWithApprovers(t, f, "alice")
 	gateAndChangeTemplate(t, d, "app:2")
 	gld := awaiting(t, d)
-	rejectedHash := gld.Status.PodTemplateHash
+	rejectedHash = gld.Status.PodTemplateHash
 	f.decide(t, "alice", gld.Status.Record.ID, "rejected", "not today")
 
 	g.Eventually(func(g Gomega) {
@@ -171,6 +174,12 @@ func TestGateRejectionRestoresAndRemembersTheTemplate(t *testing.T) {
 		g.Expect(gld.Status.Approval.State).To(Equal(gitlabv1alpha1.ApprovalRejected))
 		g.Expect(gld.Status.Phase).To(Equal(gitlabv1alpha1.PhaseCanceled))
 	}).WithTimeout(gateWait).Should(Succeed())
+	return ns, f, d, approvedHash, rejectedHash
+}
+
+func TestGateRejectionRestoresAndRemembersTheTemplate(t *testing.T) {
+	g := NewWithT(t)
+	ns, f, d, _, rejectedHash := rejectedRollout(t)
 	g.Consistently(func(g Gomega) {
 		g.Expect(rolloutsIn(g, ns)).To(HaveLen(2), "no rollout for the restored template")
 	}).WithTimeout(2 * time.Second).Should(Succeed())
@@ -281,4 +290,32 @@ func ownReplicaSet(t *testing.T, d *appsv1.Deployment, hash string) {
 			Selector: &metav1.LabelSelector{MatchLabels: template.Labels}},
 	}
 	NewWithT(t).Expect(k8sClient.Create(context.Background(), rs)).To(Succeed())
+}
+
+// A rejected template that runs anyway, because the admission webhook was not
+// called when it was applied again, is rolled back once more.
+func TestGateRestoresARejectedTemplateThatRanWithoutTheWebhook(t *testing.T) {
+	g := NewWithT(t)
+	ns, _, d, approvedHash, rejectedHash := rejectedRollout(t)
+	// rollgate's own user is never held by the webhook: as if it were down.
+	unheld, err := client.New(cfg, client.Options{Scheme: testScheme})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func() error {
+		cur := getDeployment(g, d)
+		cur.Spec.Template.Spec.Containers[0].Image = "app:2"
+		cur.Annotations[gitlabv1alpha1.AnnotationSHA] = shaOf("app:2")
+		return unheld.Update(context.Background(), cur)
+	}).Should(Succeed())
+	cur := getDeployment(g, d)
+	g.Expect(TemplateHash(&cur.Spec.Template)).To(Equal(rejectedHash))
+	g.Expect(cur.Spec.Paused).To(BeFalse())
+	setStatus(t, d, completed)
+
+	g.Eventually(func(g Gomega) {
+		cur := getDeployment(g, d)
+		gld := &gitlabv1alpha1.GitLabDeployment{}
+		g.Expect(k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: rolloutName("web", rejectedHash, 0)}, gld)).To(Succeed())
+		g.Expect(TemplateHash(&cur.Spec.Template)).To(Equal(approvedHash), "%s %+v %v", describe(gld), cur.Status, warnings(g, ns, gld.Name))
+		g.Expect(warnings(g, ns, gld.Name)).To(ContainElement(ReasonHeldLate))
+	}).WithTimeout(gateWait).Should(Succeed())
 }

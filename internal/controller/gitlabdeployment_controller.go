@@ -94,8 +94,11 @@ type GitLabDeploymentReconciler struct {
 
 // Reconcile brings one GitLabDeployment's record in line with its rollout.
 func (r *GitLabDeploymentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	// Read from the API server, not the cache: the status is the memory of
+	// the exactly-once protocol, and a copy that lags this controller's own
+	// last write would patch back what that write changed.
 	gld := &gitlabv1alpha1.GitLabDeployment{}
-	if err := r.Get(ctx, req.NamespacedName, gld); err != nil {
+	if err := r.liveReader().Get(ctx, req.NamespacedName, gld); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s := &recordScope{gld: gld, base: gld.DeepCopy(), now: r.now()}
@@ -196,6 +199,14 @@ func (r *GitLabDeploymentReconciler) hasNewerRollout(ctx context.Context, gld *g
 		}
 	}
 	return false, nil
+}
+
+// liveReader reads from the API server when an API reader is set.
+func (r *GitLabDeploymentReconciler) liveReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 func (r *GitLabDeploymentReconciler) now() time.Time {

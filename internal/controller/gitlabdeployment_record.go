@@ -54,12 +54,6 @@ func (r *GitLabDeploymentReconciler) syncRecord(ctx context.Context, s *recordSc
 		s.synced = true
 		return ctrl.Result{}, nil
 	}
-	if caughtUp, err := r.catchUp(ctx, s); err != nil {
-		return ctrl.Result{}, err
-	} else if caughtUp {
-		// Decide again from the status as it is.
-		return r.syncRecord(ctx, s)
-	}
 	if needsAdoption && rec.IntentTime != nil {
 		// A POST whose answer was lost may still be on its way into GitLab:
 		// look for its record only once it must have landed.
@@ -232,29 +226,6 @@ func (r *GitLabDeploymentReconciler) recordsInUse(ctx context.Context, gld *gitl
 		}
 	}
 	return ids, nil
-}
-
-// catchUp replaces the GitLabDeployment this reconcile read from the cache
-// with the API server's copy when the two differ, and reports whether it
-// did. The cache can lag behind this controller's own last status write
-// (the intent, or the record a POST returned); deciding from the older copy
-// would create a second record, or read GitLab for one already known.
-func (r *GitLabDeploymentReconciler) catchUp(ctx context.Context, s *recordScope) (bool, error) {
-	if r.APIReader == nil {
-		return false, nil
-	}
-	live := &gitlabv1alpha1.GitLabDeployment{}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(s.gld), live); err != nil {
-		return false, err
-	}
-	if live.ResourceVersion == s.gld.ResourceVersion {
-		return false, nil
-	}
-	s.base = live.DeepCopy()
-	live.Status.PodTemplateHash = s.gld.Status.PodTemplateHash
-	observeRollout(live, s.deploy, s.state, s.now)
-	s.gld = live
-	return true, nil
 }
 
 func setRecord(s *recordScope, d *gitlab.Deployment) {

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -164,6 +165,9 @@ func (r *GitLabDeploymentReconciler) finalizeStatus(ctx context.Context, s *reco
 	}
 	setConditions(s)
 	st.ObservedGeneration = s.gld.Generation
+	if equality.Semantic.DeepEqual(s.base.Status, st) {
+		return
+	}
 	if err := r.Status().Patch(ctx, s.gld, client.MergeFrom(s.base)); err != nil && *retErr == nil {
 		logf.FromContext(ctx).V(1).Info("Failed to patch status", "error", err.Error())
 		*retErr = client.IgnoreNotFound(err)

@@ -75,6 +75,7 @@ func startManager() (func(), error) {
 		Metrics:          NewMetrics(mgr.GetClient(), time.Hour),
 		CredentialsRetry: time.Second, GitLabRetry: 2 * time.Second,
 		FinalizeTimeout: 10 * time.Second, AdoptAfter: 2 * time.Second,
+		APIReader: mgr.GetAPIReader(),
 	}).SetupWithManager(mgr); err != nil {
 		cancel()
 		return nil, err

@@ -87,7 +87,10 @@ func (e *gateEnv) rejectAndReapply(t *testing.T, ns, hash1 string) {
 	e.update(t, ns, "web", func(d *appsv1.Deployment) { deployNewCommit(d) })
 	g.Eventually(func(g Gomega) {
 		gld := e.rollout(g, ctx, ns, "web", hash2)
-		g.Expect(gld.Status.Conditions).To(ContainElement(HaveField("Reason", controller.ReasonRejectedTemplateHeld)))
+		d := e.deployment(g, ctx, ns, "web")
+		g.Expect(gld.Status.Conditions).To(ContainElement(HaveField("Reason", controller.ReasonRejectedTemplateHeld)),
+			"deployment: paused=%v hash=%s annotations=%v status=%+v; rollout status=%+v",
+			d.Spec.Paused, controller.TemplateHash(&d.Spec.Template), d.Annotations, d.Status, gld.Status)
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Consistently(func(g Gomega) {
 		d := e.deployment(g, ctx, ns, "web")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -182,10 +183,22 @@ func waitRollouts(t *testing.T, ns, workload string, matchers ...any) []gitlabv1
 // satisfy matchers, and returns them.
 func waitRecords(t *testing.T, project string, matchers ...any) []gitlabtest.Deployment {
 	t.Helper()
+	return waitRecordsMatching(t, project, HaveExactElements(matchers...))
+}
+
+// waitRecordSet waits until the project's records match, in any order:
+// rollouts of different Deployments are recorded concurrently.
+func waitRecordSet(t *testing.T, project string, matchers ...any) []gitlabtest.Deployment {
+	t.Helper()
+	return waitRecordsMatching(t, project, ConsistOf(matchers...))
+}
+
+func waitRecordsMatching(t *testing.T, project string, matcher types.GomegaMatcher) []gitlabtest.Deployment {
+	t.Helper()
 	var out []gitlabtest.Deployment
 	NewWithT(t).Eventually(func(g Gomega) {
 		out = records(g, project)
-		g.Expect(out).To(HaveExactElements(matchers...))
+		g.Expect(out).To(matcher)
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	return out
 }

@@ -76,7 +76,7 @@ func TestRestartOverSettledRolloutsSendsNothing(t *testing.T) {
 	waitRollouts(t, ns, "replaced",
 		settledAs(gitlabv1alpha1.PhaseCanceled, gitlab.StatusCanceled),
 		settledAs(gitlabv1alpha1.PhaseSucceeded, gitlab.StatusSuccess))
-	waitRecords(t, project, record(sha1, gitlab.StatusSuccess), record(sha1, gitlab.StatusFailed),
+	waitRecordSet(t, project, record(sha1, gitlab.StatusSuccess), record(sha1, gitlab.StatusFailed),
 		record(sha1, gitlab.StatusCanceled), record(sha2, gitlab.StatusSuccess))
 
 	g.Expect(manager.Stop()).To(Succeed())
