@@ -10,8 +10,8 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/rollgate/rollgate/internal/localcluster"
 	"github.com/rollgate/rollgate/internal/operator"
-	"github.com/rollgate/rollgate/test/cluster"
 )
 
 // environment is everything the demo runs: the cluster, the fake GitLab and
@@ -19,7 +19,7 @@ import (
 type environment struct {
 	dir      string
 	ownDir   bool
-	cluster  *cluster.Cluster
+	cluster  *localcluster.Cluster
 	gitlab   *fakeGitLab
 	rollgate *rollgate
 	kube     client.Client
@@ -76,7 +76,7 @@ func (env *environment) startCluster(ctx context.Context, n *narrator, o *option
 	n.say("Starting a local Kubernetes cluster: etcd, kube-apiserver, controller-manager, scheduler and")
 	n.say("simulated nodes (kwok). Deployments roll out as on any cluster; no container really runs.")
 	start := time.Now()
-	c, err := cluster.Start(ctx, cluster.Options{
+	c, err := localcluster.Start(ctx, localcluster.Options{
 		BinDir:            o.k8sBin,
 		Dir:               filepath.Join(env.dir, "cluster"),
 		CRDDirectoryPaths: []string{filepath.Join(o.root, "config", "crd", "bases")},

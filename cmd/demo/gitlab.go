@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rollgate/rollgate/test/process"
+	"github.com/rollgate/rollgate/internal/process"
 )
 
 // The GitLab world the demo seeds: one project, the token rollgate records

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
-	"github.com/rollgate/rollgate/test/cluster"
+	"github.com/rollgate/rollgate/internal/localcluster"
 )
 
 // appName is the sample application's Deployment.
@@ -91,7 +91,7 @@ func helloDeployment(env string, annotations map[string]string) *appsv1.Deployme
 func breakRelease(d *appsv1.Deployment) {
 	d.Annotations[gitlabv1alpha1.AnnotationSHA] = shaV2
 	d.Spec.ProgressDeadlineSeconds = new(int32(brokenDeadline))
-	d.Spec.Template.Labels[cluster.NeverReadyLabel] = "true"
+	d.Spec.Template.Labels[localcluster.NeverReadyLabel] = "true"
 	d.Spec.Template.Spec.Containers[0].Image = "registry.example.com/demo/hello:" + short(shaV2)
 }
 

@@ -1,6 +1,6 @@
 // Command demo shows rollgate end to end on one machine, with no cluster or
 // GitLab of the reader's own: it starts a local Kubernetes cluster
-// (test/cluster), the fake GitLab (cmd/fake-gitlab) and rollgate's manager
+// (internal/localcluster), the fake GitLab (cmd/fake-gitlab) and rollgate's manager
 // (cmd) as separate processes, deploys a sample application to a staging and
 // a production environment, and narrates what GitLab records: a rollout
 // running then successful, a production rollout held until it is approved,

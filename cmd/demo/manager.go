@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/rollgate/rollgate/test/process"
+	"github.com/rollgate/rollgate/internal/process"
 )
 
 // Where rollgate keeps its default GitLab credentials and its webhook

@@ -16,7 +16,7 @@ type options struct {
 	autoApprove bool
 	// binDir holds the manager and fake-gitlab binaries.
 	binDir string
-	// k8sBin holds the control-plane binaries; empty means test/cluster's
+	// k8sBin holds the control-plane binaries; empty means internal/localcluster's
 	// default lookup.
 	k8sBin string
 	// root is the repository root (config/crd, config/webhook).

@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
-	"github.com/rollgate/rollgate/test/cluster"
+	"github.com/rollgate/rollgate/internal/localcluster"
 )
 
 // How long each step waits for what it expects.
@@ -74,7 +74,7 @@ func (s *story) stepStaging(ctx context.Context) error {
 func (s *story) stepBroken(ctx context.Context) error {
 	s.n.heading("Step 3 of 3: a broken release")
 	s.n.say("Commit %s ships a %s whose pods never become ready: the cluster's simulated nodes", short(shaV2), appName)
-	s.n.say("never mark pods labelled %s ready.", cluster.NeverReadyLabel)
+	s.n.say("never mark pods labelled %s ready.", localcluster.NeverReadyLabel)
 	s.n.say("It goes to staging with progressDeadlineSeconds: %d.", brokenDeadline)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var d appsv1.Deployment

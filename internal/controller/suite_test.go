@@ -37,7 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
-	"github.com/rollgate/rollgate/test/cluster"
+	"github.com/rollgate/rollgate/internal/localcluster"
 )
 
 // The envtest control plane (a real kube-apiserver and etcd) shared by this
@@ -73,7 +73,7 @@ func runSuite(m *testing.M) int {
 	utilruntime.Must(clientgoscheme.AddToScheme(testScheme))
 	utilruntime.Must(gitlabv1alpha1.AddToScheme(testScheme))
 
-	bin, err := cluster.EnvtestAssets()
+	bin, err := localcluster.EnvtestAssets()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

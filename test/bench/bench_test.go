@@ -14,8 +14,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/rollgate/rollgate/internal/localcluster"
 	"github.com/rollgate/rollgate/internal/operator"
-	"github.com/rollgate/rollgate/test/cluster"
 	"github.com/rollgate/rollgate/test/e2e/harness"
 )
 
@@ -101,7 +101,7 @@ func (e *benchEnv) run(b *testing.B) {
 
 // benchEnv is the cluster, fake GitLab and manager of the benchmark.
 type benchEnv struct {
-	cluster    *cluster.Cluster
+	cluster    *localcluster.Cluster
 	k8s        client.Client
 	gitLab     *harness.GitLab
 	manager    *harness.Manager
@@ -118,7 +118,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := &benchEnv{cluster: cluster.StartT(b, cluster.Options{
+	e := &benchEnv{cluster: localcluster.StartT(b, localcluster.Options{
 		CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")},
 	})}
 	cfg := rest.CopyConfig(e.cluster.Config)

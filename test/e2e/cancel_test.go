@@ -9,7 +9,7 @@ import (
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab"
-	"github.com/rollgate/rollgate/test/cluster"
+	"github.com/rollgate/rollgate/internal/localcluster"
 )
 
 // A rollout that cannot finish and is replaced by a newer template is
@@ -25,7 +25,7 @@ func TestSupersededRolloutIsCanceled(t *testing.T) {
 
 	update(t, ns, "web", func(d *appsv1.Deployment) {
 		deployNewCommit(d)
-		delete(d.Spec.Template.Labels, cluster.NeverReadyLabel)
+		delete(d.Spec.Template.Labels, localcluster.NeverReadyLabel)
 	})
 
 	glds := waitRollouts(t, ns, "web",

@@ -28,8 +28,8 @@ import (
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/controller"
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
+	"github.com/rollgate/rollgate/internal/localcluster"
 	"github.com/rollgate/rollgate/internal/operator"
-	"github.com/rollgate/rollgate/test/cluster"
 	"github.com/rollgate/rollgate/test/e2e/harness"
 )
 
@@ -54,7 +54,7 @@ func TestGate(t *testing.T) {
 
 func startGateEnv(t *testing.T) *gateEnv {
 	g := NewWithT(t)
-	c := cluster.StartT(t, cluster.Options{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}})
+	c := localcluster.StartT(t, localcluster.Options{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}})
 	k, err := client.New(c.Config, client.Options{Scheme: operator.NewScheme()})
 	g.Expect(err).NotTo(HaveOccurred())
 	env := &gateEnv{k8s: k, gitlab: gitlabtest.NewServer(), project: gateProject}

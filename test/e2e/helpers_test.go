@@ -21,7 +21,7 @@ import (
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/controller"
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
-	"github.com/rollgate/rollgate/test/cluster"
+	"github.com/rollgate/rollgate/internal/localcluster"
 )
 
 // environment is the GitLab environment every test deploys to; each test
@@ -94,7 +94,7 @@ func newDeployment(ns, name, project, sha string, replicas int32) *appsv1.Deploy
 
 // neverReady makes the Deployment's pods never become ready.
 func neverReady(d *appsv1.Deployment) *appsv1.Deployment {
-	d.Spec.Template.Labels[cluster.NeverReadyLabel] = "true"
+	d.Spec.Template.Labels[localcluster.NeverReadyLabel] = "true"
 	return d
 }
 

@@ -13,8 +13,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/rollgate/rollgate/internal/localcluster"
 	"github.com/rollgate/rollgate/internal/operator"
-	"github.com/rollgate/rollgate/test/cluster"
 	"github.com/rollgate/rollgate/test/e2e/harness"
 )
 
@@ -26,7 +26,7 @@ const (
 
 // The cluster, the fake GitLab and the manager all tests share.
 var (
-	testCluster *cluster.Cluster
+	testCluster *localcluster.Cluster
 	k8s         client.Client
 	gitLab      *harness.GitLab
 	manager     *harness.Manager
@@ -78,7 +78,7 @@ func setUp(dir string) error {
 		built <- err
 	}()
 	var err error
-	testCluster, err = cluster.Start(ctx, cluster.Options{
+	testCluster, err = localcluster.Start(ctx, localcluster.Options{
 		Dir:               filepath.Join(dir, "cluster"),
 		CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")},
 	})

@@ -10,7 +10,7 @@ import (
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab"
-	"github.com/rollgate/rollgate/test/cluster"
+	"github.com/rollgate/rollgate/internal/localcluster"
 )
 
 // These tests stop the shared manager, so they do not run in parallel; Go
@@ -69,7 +69,7 @@ func TestRestartOverSettledRolloutsSendsNothing(t *testing.T) {
 	waitRollouts(t, ns, "replaced", settledAs(gitlabv1alpha1.PhaseProgressing, gitlab.StatusRunning))
 	update(t, ns, "replaced", func(d *appsv1.Deployment) {
 		deployNewCommit(d)
-		delete(d.Spec.Template.Labels, cluster.NeverReadyLabel)
+		delete(d.Spec.Template.Labels, localcluster.NeverReadyLabel)
 	})
 	waitRollouts(t, ns, "ok", settledAs(gitlabv1alpha1.PhaseSucceeded, gitlab.StatusSuccess))
 	waitRollouts(t, ns, "broken", settledAs(gitlabv1alpha1.PhaseFailed, gitlab.StatusFailed))

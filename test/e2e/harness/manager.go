@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rollgate/rollgate/test/process"
+	"github.com/rollgate/rollgate/internal/process"
 )
 
 // stopGrace is how long the manager has to exit after SIGTERM before it is

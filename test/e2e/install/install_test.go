@@ -20,8 +20,8 @@ import (
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab"
+	"github.com/rollgate/rollgate/internal/localcluster"
 	"github.com/rollgate/rollgate/internal/operator"
-	"github.com/rollgate/rollgate/test/cluster"
 	"github.com/rollgate/rollgate/test/e2e/harness"
 )
 
@@ -55,7 +55,7 @@ func TestInstaller(t *testing.T) {
 	g := NewWithT(t)
 	binary := buildManager(t)
 	objs := render(t, "config/default")
-	c := cluster.StartT(t, cluster.Options{})
+	c := localcluster.StartT(t, localcluster.Options{})
 	k8s, err := client.New(c.Config, client.Options{Scheme: operator.NewScheme()})
 	g.Expect(err).NotTo(HaveOccurred())
 
@@ -179,7 +179,7 @@ func newDeployment(ns, name, project string) *appsv1.Deployment {
 // neverReady keeps the Deployment's pods unready until makePodsReady, so
 // that the rollout is seen running first.
 func neverReady(d *appsv1.Deployment) *appsv1.Deployment {
-	d.Spec.Template.Labels[cluster.NeverReadyLabel] = "true"
+	d.Spec.Template.Labels[localcluster.NeverReadyLabel] = "true"
 	return d
 }
 

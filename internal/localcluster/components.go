@@ -1,4 +1,4 @@
-package cluster
+package localcluster
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/rollgate/rollgate/test/process"
+	"github.com/rollgate/rollgate/internal/process"
 )
 
 const (

@@ -7,10 +7,10 @@
 //
 // In a test package, start one cluster for all tests:
 //
-//	var testCluster *cluster.Cluster
+//	var testCluster *localcluster.Cluster
 //
 //	func TestMain(m *testing.M) {
-//		c, err := cluster.Start(context.Background(), cluster.Options{
+//		c, err := localcluster.Start(context.Background(), localcluster.Options{
 //			CRDDirectoryPaths: []string{"../../config/crd/bases"},
 //		})
 //		if err != nil {
@@ -50,4 +50,4 @@
 // On Linux the kernel also kills them when the calling program dies without
 // calling Stop (a panic, a test timeout, a kill), so none is left behind.
 // Ports are picked free at start, so clusters may run side by side.
-package cluster
+package localcluster
