@@ -31,11 +31,11 @@ help: ## Display this help.
 
 .PHONY: manifests
 manifests: controller-gen ## Generate WebhookConfiguration, ClusterRole and CustomResourceDefinition objects.
-	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd webhook paths="./api/...;./internal/controller/..." output:crd:artifacts:config=config/crd/bases
+	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd webhook paths="./api/...;./internal/..." output:crd:artifacts:config=config/crd/bases
 
 .PHONY: generate
 generate: controller-gen ## Generate code containing DeepCopy, DeepCopyInto, and DeepCopyObject method implementations.
-	"$(CONTROLLER_GEN)" object:headerFile="hack/boilerplate.go.txt" paths="./api/...;./internal/controller/..."
+	"$(CONTROLLER_GEN)" object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: fmt
 fmt: ## Run go fmt against code.
@@ -54,11 +54,12 @@ lint-fix: golangci-lint ## Run golangci-lint and apply its fixes.
 	"$(GOLANGCI_LINT)" run --fix
 
 .PHONY: verify
-verify: manifests generate fmt ## Regenerate everything and fail if the tree changed (or versions disagree).
-	go mod tidy
-	hack/verify-versions.sh
-	@if [ -n "$$(git status --porcelain)" ]; then \
-		echo "The tree is not clean after regenerating; commit the result:"; \
+verify: ## Regenerate everything and fail if that changed the tree (or versions disagree); works on a dirty tree.
+	@before="$$(git status --porcelain; git diff)"; \
+	$(MAKE) --no-print-directory manifests generate fmt >/dev/null && go mod tidy && hack/verify-versions.sh; \
+	after="$$(git status --porcelain; git diff)"; \
+	if [ "$$before" != "$$after" ]; then \
+		echo "Regenerating changed the tree; commit the result:"; \
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
 	fi
 
@@ -67,10 +68,22 @@ verify: manifests generate fmt ## Regenerate everything and fail if the tree cha
 # built from the Go module proxy by hack/build-k8s.sh the first time.
 TEST_FLAGS ?= -count=1 -timeout 30m
 
+# Packages whose tests need no control plane under -short, and those that
+# need one (envtest, or the local cluster for the harness and the demo).
+UNIT_PKGS = $$(go list ./... | grep -v /test/)
+INTEGRATION_PKGS = $$(go list ./... | grep -v /test/e2e | grep -v /test/faults | grep -v /test/bench)
+
 .PHONY: test
-test: manifests generate fmt vet k8s-binaries ## Run unit, envtest and control-plane harness tests.
+test: verify vet lint test-unit test-integration ## The fast checks (verify, vet, lint, unit tests), then the envtest and control-plane tests.
+
+.PHONY: test-unit
+test-unit: ## Run the unit tests (-short, -race): no control plane, seconds.
+	go test -short -race -count=1 $(UNIT_PKGS)
+
+.PHONY: test-integration
+test-integration: manifests generate k8s-binaries ## Run the envtest and control-plane harness tests (-race).
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
-		go test $(TEST_FLAGS) $$(go list ./... | grep -v /test/e2e)
+		go test -race $(TEST_FLAGS) $(INTEGRATION_PKGS)
 
 .PHONY: test-e2e
 test-e2e: manifests generate kustomize k8s-binaries ## Run the end-to-end tests on a real local control plane.
@@ -86,7 +99,7 @@ FUZZTIME ?= 30s
 
 .PHONY: fuzz
 fuzz: ## Fuzz the parsing and validation of the workload annotations.
-	go test -run '^$$' -fuzz FuzzAnnotations -fuzztime $(FUZZTIME) ./internal/controller/
+	go test -short -run '^$$' -fuzz FuzzAnnotations -fuzztime $(FUZZTIME) ./internal/rollout/
 
 ##@ Build
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,6 +30,11 @@ const orphanEnv = "ROLLGATE_CLUSTER_TEST_ORPHAN_DIR"
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(orphanEnv); dir != "" {
 		startAndPanic(dir)
+	}
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("localcluster: the control-plane tests do not run with -short")
+		os.Exit(0)
 	}
 	start := time.Now()
 	c, err := Start(context.Background(), Options{Nodes: 2})

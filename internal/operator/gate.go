@@ -32,7 +32,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
-	"github.com/rollgate/rollgate/internal/controller"
+	"github.com/rollgate/rollgate/internal/gitlabhook"
+	"github.com/rollgate/rollgate/internal/rollout"
+	"github.com/rollgate/rollgate/internal/webhook"
 	"github.com/rollgate/rollgate/internal/webhookcert"
 )
 
@@ -46,7 +48,7 @@ type GateOptions struct {
 	// (SelfSubjectReview) at start.
 	Username string
 	// Polling bounds how often GitLab is asked about held rollouts.
-	Polling controller.ApprovalPolling
+	Polling rollout.ApprovalPolling
 	// HookAddr is the address the GitLab webhook receiver listens on
 	// (plain HTTP, path HookPath); empty or "0" turns it off.
 	HookAddr string
@@ -78,21 +80,8 @@ const HookPath = "/hooks/gitlab"
 // receiver, and returns the channel the receiver triggers reconciles on.
 func setupGate(ctx context.Context, mgr ctrl.Manager, opts GateOptions) (chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment], error) {
 	if opts.Webhooks {
-		username := opts.Username
-		if username == "" {
-			var err error
-			if username, err = selfUsername(ctx, mgr); err != nil {
-				return nil, fmt.Errorf("learning rollgate's username (set --username): %w", err)
-			}
-		}
-		if opts.Certs != nil {
-			if err := setupCerts(ctx, mgr, opts.Certs); err != nil {
-				return nil, err
-			}
-		}
-		logf.FromContext(ctx).Info("Registered the Deployment approval webhooks", "username", username)
-		if err := controller.SetupDeploymentGateWebhook(mgr, username); err != nil {
-			return nil, fmt.Errorf("setting up the Deployment webhooks: %w", err)
+		if err := SetupWebhooks(ctx, mgr, opts); err != nil {
+			return nil, err
 		}
 	}
 	if opts.HookAddr == "" || opts.HookAddr == "0" {
@@ -103,11 +92,33 @@ func setupGate(ctx context.Context, mgr ctrl.Manager, opts GateOptions) (chan ev
 	}
 	triggers := make(chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment], 64)
 	mux := http.NewServeMux()
-	mux.Handle(HookPath, &controller.GitLabHookReceiver{Reader: mgr.GetClient(), Token: opts.HookToken, Triggers: triggers})
+	mux.Handle(HookPath, &gitlabhook.Receiver{Reader: mgr.GetClient(), Token: opts.HookToken, Triggers: triggers})
 	if err := mgr.Add(hookServer(opts.HookAddr, mux)); err != nil {
 		return nil, err
 	}
 	return triggers, nil
+}
+
+// SetupWebhooks registers the Deployment admission webhooks of the gate
+// (and, with opts.Certs, the self-managed certificate) on mgr.
+func SetupWebhooks(ctx context.Context, mgr ctrl.Manager, opts GateOptions) error {
+	username := opts.Username
+	if username == "" {
+		var err error
+		if username, err = selfUsername(ctx, mgr); err != nil {
+			return fmt.Errorf("learning rollgate's username (set --username): %w", err)
+		}
+	}
+	if opts.Certs != nil {
+		if err := setupCerts(ctx, mgr, opts.Certs); err != nil {
+			return err
+		}
+	}
+	logf.FromContext(ctx).Info("Registered the Deployment approval webhooks", "username", username)
+	if err := webhook.SetupDeploymentGateWebhook(mgr, username); err != nil {
+		return fmt.Errorf("setting up the Deployment webhooks: %w", err)
+	}
+	return nil
 }
 
 // hookServer serves the receiver until the manager stops.
@@ -127,6 +138,10 @@ func hookServer(addr string, handler http.Handler) manager.RunnableFunc {
 		}
 	}
 }
+
+// rollgate learns its own username (to let its own Deployment writes
+// through the webhooks) with a SelfSubjectReview.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=selfsubjectreviews,verbs=create
 
 // selfUsername asks the API server who rollgate is.
 func selfUsername(ctx context.Context, mgr ctrl.Manager) (string, error) {

@@ -20,6 +20,7 @@ limitations under the License.
 package operator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -32,8 +33,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
-	"github.com/rollgate/rollgate/internal/controller"
+	"github.com/rollgate/rollgate/internal/controller/gitlabdeployment"
+	"github.com/rollgate/rollgate/internal/controller/workload"
 	"github.com/rollgate/rollgate/internal/gitlab"
+	"github.com/rollgate/rollgate/internal/history"
+	"github.com/rollgate/rollgate/internal/rollout"
 )
 
 // Options are rollgate's own settings (the manager's flags).
@@ -58,18 +62,21 @@ type Options struct {
 	// MaxConcurrentReconciles is how many GitLabDeployments are reconciled
 	// at once.
 	MaxConcurrentReconciles int
+	// AdoptAfter is how long after an unanswered POST its record is looked
+	// for in GitLab; zero means the GitLab request timeout plus 5s.
+	AdoptAfter time.Duration
 }
 
 // DefaultOptions returns the defaults of the manager's flags.
 func DefaultOptions() Options {
 	return Options{
 		GitLab:           gitlab.DefaultConfig(),
-		HistoryLimit:     controller.DefaultHistoryLimit,
+		HistoryLimit:     workload.DefaultHistoryLimit,
 		RunningThreshold: time.Hour,
 		CredentialsRetry: 2 * time.Minute,
 		GitLabRetry:      10 * time.Minute,
 		FinalizeTimeout:  10 * time.Minute,
-		Gate:             GateOptions{Webhooks: true, Polling: controller.DefaultApprovalPolling},
+		Gate:             GateOptions{Webhooks: true, Polling: rollout.DefaultApprovalPolling},
 
 		MaxConcurrentReconciles: 4,
 	}
@@ -92,12 +99,12 @@ func CacheOptions() cache.Options {
 
 // Setup registers rollgate's indexes, controllers and metrics on mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	if err := controller.SetupIndexes(ctx, mgr); err != nil {
+	if err := history.SetupIndex(ctx, mgr); err != nil {
 		return fmt.Errorf("registering indexes: %w", err)
 	}
-	metrics := controller.NewMetrics(mgr.GetClient(), opts.RunningThreshold)
+	metrics := gitlabdeployment.NewMetrics(mgr.GetClient(), opts.RunningThreshold)
 	registry := gitlab.NewRegistry(opts.GitLab)
-	if err := (&controller.WorkloadReconciler{
+	if err := (&workload.Reconciler{
 		Client:       mgr.GetClient(),
 		Recorder:     mgr.GetEventRecorder("rollgate"),
 		HistoryLimit: opts.HistoryLimit,
@@ -109,16 +116,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := (&controller.GitLabDeploymentReconciler{
+	if err := (&gitlabdeployment.Reconciler{
 		Client:           mgr.GetClient(),
 		Recorder:         mgr.GetEventRecorder("rollgate"),
 		GitLab:           registry,
-		Credentials:      &controller.CredentialsResolver{Reader: mgr.GetAPIReader(), Default: opts.DefaultCredentials},
+		Credentials:      &gitlabdeployment.CredentialsResolver{Reader: mgr.GetAPIReader(), Default: opts.DefaultCredentials},
 		Metrics:          metrics,
 		CredentialsRetry: opts.CredentialsRetry,
 		GitLabRetry:      opts.GitLabRetry,
 		FinalizeTimeout:  opts.FinalizeTimeout,
-		AdoptAfter:       opts.GitLab.RequestTimeout + 5*time.Second,
+		AdoptAfter:       cmp.Or(opts.AdoptAfter, opts.GitLab.RequestTimeout+5*time.Second),
 		APIReader:        mgr.GetAPIReader(),
 		ApprovalPolling:  opts.Gate.Polling,
 		Triggers:         triggers,

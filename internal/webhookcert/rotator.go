@@ -20,6 +20,16 @@ limitations under the License.
 // caBundle of rollgate's webhook configurations, and renewed before expiry.
 package webhookcert
 
+// The self-managed webhook certificate (internal/webhookcert) sets the
+// caBundle of rollgate's own webhook configurations and keeps the CA in a
+// Secret of the operator's namespace; both are named, so nothing else can be
+// read or changed (a create cannot be limited by name).
+//
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,resourceNames=rollgate-mutating-webhook-configuration,verbs=get;patch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,resourceNames=rollgate-validating-webhook-configuration,verbs=get;patch
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,resourceNames=rollgate-webhook-cert,verbs=get;update
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=create
+
 import (
 	"bytes"
 	"context"

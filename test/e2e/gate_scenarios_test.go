@@ -10,8 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
-	"github.com/rollgate/rollgate/internal/controller"
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
+	"github.com/rollgate/rollgate/internal/rollout"
 )
 
 // A Deployment gated on its own record is created paused and no pod or
@@ -24,7 +24,7 @@ func (e *gateEnv) testRecordSource(t *testing.T) {
 	ctx, ns := t.Context(), e.namespace(t)
 	stop := e.watchHeld(t, ns)
 	g.Expect(e.k8s.Create(ctx, gated(ns, "web", "production", "source=Record", sha1))).To(Succeed())
-	hash1 := controller.TemplateHash(&e.deployment(g, ctx, ns, "web").Spec.Template)
+	hash1 := rollout.TemplateHash(&e.deployment(g, ctx, ns, "web").Spec.Template)
 
 	var recordID int64
 	g.Eventually(func(g Gomega) {
@@ -64,7 +64,7 @@ func (e *gateEnv) rejectAndReapply(t *testing.T, ns, hash1 string) {
 	ctx := t.Context()
 	stop := e.watchHeld(t, ns, hash1)
 	e.update(t, ns, "web", func(d *appsv1.Deployment) { deployNewCommit(d) })
-	hash2 := controller.TemplateHash(&e.deployment(g, ctx, ns, "web").Spec.Template)
+	hash2 := rollout.TemplateHash(&e.deployment(g, ctx, ns, "web").Spec.Template)
 	var recordID int64
 	g.Eventually(func(g Gomega) {
 		gld := e.rollout(g, ctx, ns, "web", hash2)
@@ -76,7 +76,7 @@ func (e *gateEnv) rejectAndReapply(t *testing.T, ns, hash1 string) {
 	e.decide(t, "alice", recordID, "rejected")
 	g.Eventually(func(g Gomega) {
 		d := e.deployment(g, ctx, ns, "web")
-		g.Expect(controller.TemplateHash(&d.Spec.Template)).To(Equal(hash1))
+		g.Expect(rollout.TemplateHash(&d.Spec.Template)).To(Equal(hash1))
 		g.Expect(d.Spec.Paused).To(BeFalse())
 		g.Expect(d.Status.AvailableReplicas).To(BeEquivalentTo(2))
 		g.Expect(e.records(g, "production")).To(Equal([]string{"1111:success", "2222:canceled"}))
@@ -88,14 +88,14 @@ func (e *gateEnv) rejectAndReapply(t *testing.T, ns, hash1 string) {
 	g.Eventually(func(g Gomega) {
 		gld := e.rollout(g, ctx, ns, "web", hash2)
 		d := e.deployment(g, ctx, ns, "web")
-		g.Expect(gld.Status.Conditions).To(ContainElement(HaveField("Reason", controller.ReasonRejectedTemplateHeld)),
+		g.Expect(gld.Status.Conditions).To(ContainElement(HaveField("Reason", gitlabv1alpha1.ReasonRejectedTemplateHeld)),
 			"deployment: paused=%v hash=%s annotations=%v status=%+v; rollout status=%+v",
-			d.Spec.Paused, controller.TemplateHash(&d.Spec.Template), d.Annotations, d.Status, gld.Status)
+			d.Spec.Paused, rollout.TemplateHash(&d.Spec.Template), d.Annotations, d.Status, gld.Status)
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Consistently(func(g Gomega) {
 		d := e.deployment(g, ctx, ns, "web")
 		g.Expect(d.Spec.Paused).To(BeTrue())
-		g.Expect(controller.TemplateHash(&d.Spec.Template)).To(Equal(hash2))
+		g.Expect(rollout.TemplateHash(&d.Spec.Template)).To(Equal(hash2))
 		g.Expect(e.records(g, "production")).To(HaveLen(2), "no new record")
 	}).WithTimeout(3 * time.Second).WithPolling(poll).Should(Succeed())
 	g.Expect(e.countRollouts(g, ns)).To(Equal(2), "no new GitLabDeployment")
@@ -122,10 +122,10 @@ func (e *gateEnv) testPipelineSource(t *testing.T) {
 	ctx, ns := t.Context(), e.namespace(t)
 	stop := e.watchHeld(t, ns)
 	g.Expect(e.k8s.Create(ctx, gated(ns, "api", "staging", "true", sha3))).To(Succeed())
-	hash := controller.TemplateHash(&e.deployment(g, ctx, ns, "api").Spec.Template)
+	hash := rollout.TemplateHash(&e.deployment(g, ctx, ns, "api").Spec.Template)
 	g.Eventually(func(g Gomega) {
 		gld := e.rollout(g, ctx, ns, "api", hash)
-		g.Expect(gld.Status.Conditions).To(ContainElement(HaveField("Reason", controller.ReasonWaitingForPipeline)))
+		g.Expect(gld.Status.Conditions).To(ContainElement(HaveField("Reason", gitlabv1alpha1.ReasonWaitingForPipeline)))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
 	job, err := e.gitlab.CreateJob(gitlabtest.JobSpec{Project: gateProject, Environment: "staging", Ref: "main", SHA: sha3, User: "rollgate"})

@@ -26,10 +26,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
-	"github.com/rollgate/rollgate/internal/controller"
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
 	"github.com/rollgate/rollgate/internal/localcluster"
 	"github.com/rollgate/rollgate/internal/operator"
+	"github.com/rollgate/rollgate/internal/rollout"
 	"github.com/rollgate/rollgate/test/e2e/harness"
 )
 
@@ -71,7 +71,7 @@ func startGateEnv(t *testing.T) *gateEnv {
 		WebhookServer: webhook.NewServer(webhook.Options{Host: "127.0.0.1", Port: port, CertDir: certDir})})
 	g.Expect(err).NotTo(HaveOccurred())
 	opts := operator.DefaultOptions()
-	opts.Gate.Polling = controller.ApprovalPolling{Min: 300 * time.Millisecond, Max: time.Second}
+	opts.Gate.Polling = rollout.ApprovalPolling{Min: 300 * time.Millisecond, Max: time.Second}
 	opts.Gate.Certs = &operator.CertOptions{CertDir: certDir, Hosts: []string{"127.0.0.1"},
 		MutatingWebhooks: []string{"rollgate-gate"}, ValidatingWebhooks: []string{"rollgate-gate"}}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
-	"github.com/rollgate/rollgate/internal/controller"
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
 	"github.com/rollgate/rollgate/internal/localcluster"
 )
@@ -133,9 +132,9 @@ func update(t *testing.T, ns, name string, mutate func(*appsv1.Deployment)) {
 func rollouts(g Gomega, ctx context.Context, ns, workload string) []gitlabv1alpha1.GitLabDeployment {
 	var list gitlabv1alpha1.GitLabDeploymentList
 	g.Expect(k8s.List(ctx, &list, client.InNamespace(ns),
-		client.MatchingLabels{controller.LabelWorkload: workload})).To(Succeed())
+		client.MatchingLabels{gitlabv1alpha1.LabelWorkload: workload})).To(Succeed())
 	revision := func(gld gitlabv1alpha1.GitLabDeployment) int {
-		n, _ := strconv.Atoi(gld.Annotations[controller.AnnotationRevision])
+		n, _ := strconv.Atoi(gld.Annotations[gitlabv1alpha1.AnnotationRevision])
 		return n
 	}
 	slices.SortFunc(list.Items, func(a, b gitlabv1alpha1.GitLabDeployment) int { return revision(a) - revision(b) })

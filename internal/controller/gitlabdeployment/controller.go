@@ -1,0 +1,226 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package gitlabdeployment keeps each GitLabDeployment's GitLab record true
+// to its rollout and runs the approval gate. Reconcile is a short driver
+// over a list of phases (observe, validate, gate, record) that work on one
+// scope; conditions are computed once, at the end, in status.go.
+package gitlabdeployment
+
+import (
+	"context"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/gitlab"
+	"github.com/rollgate/rollgate/internal/history"
+	"github.com/rollgate/rollgate/internal/rollout"
+)
+
+// Reconciler keeps each GitLabDeployment's GitLab record true to its
+// rollout, sending only transitions, and holds gated rollouts until GitLab
+// approves them.
+type Reconciler struct {
+	client.Client
+	// Recorder emits Events on GitLabDeployments and Deployments.
+	Recorder events.EventRecorder
+	// GitLab hands out GitLab clients per host and token.
+	GitLab gitlab.ClientProvider
+	// Credentials finds the credentials Secret of a GitLabDeployment.
+	Credentials *CredentialsResolver
+	// Clock is the time source; the real clock if nil.
+	Clock clock.PassiveClock
+	// Metrics counts recorded rollouts; optional.
+	Metrics *Metrics
+	// CredentialsRetry is how soon a missing or rejected credentials
+	// Secret is looked at again (Secrets are not watched).
+	CredentialsRetry time.Duration
+	// GitLabRetry is how soon a rollout stalled on GitLab's answer (a
+	// missing ref, a project that cannot be found, a 403) is tried again.
+	GitLabRetry time.Duration
+	// AdoptAfter is how long after an unanswered POST the record is looked
+	// for in GitLab: longer than a request can take, so that a POST still
+	// in flight is not mistaken for one that never arrived.
+	AdoptAfter time.Duration
+	// FinalizeTimeout bounds how long a deleted GitLabDeployment waits for
+	// GitLab to accept canceled before it is let go with a Warning Event.
+	FinalizeTimeout time.Duration
+	// APIReader reads from the API server (GitLabDeployments, ReplicaSets
+	// of a rejected rollout); the client is used if nil.
+	APIReader client.Reader
+	// ApprovalPolling bounds how often GitLab is asked about held rollouts.
+	ApprovalPolling rollout.ApprovalPolling
+	// MaxConcurrentReconciles is how many GitLabDeployments are reconciled
+	// at once; each is only ever reconciled by one worker at a time.
+	MaxConcurrentReconciles int
+	// Triggers, when set, carries GitLabDeployments to reconcile at once,
+	// e.g. on a GitLab webhook.
+	Triggers <-chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment]
+}
+
+// +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// phase is one step of a reconcile. A phase that returns an error ends the
+// reconcile; the results of the phases that ran are merged.
+type phase func(ctx context.Context, s *scope) (ctrl.Result, error)
+
+// Reconcile brings one GitLabDeployment's record in line with its rollout.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	// Read from the API server, not the cache: the status is the memory of
+	// the exactly-once protocol, and a copy that lags this controller's own
+	// last write would patch back what that write changed.
+	gld := &gitlabv1alpha1.GitLabDeployment{}
+	if err := r.liveReader().Get(ctx, req.NamespacedName, gld); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	s := newScope(gld, r.now())
+	defer func() { retErr = r.finalizeStatus(ctx, s, retErr) }()
+
+	if !gld.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s)
+	}
+	if err := r.ensureFinalizer(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.doReconcile(ctx, s, []phase{r.reconcileValidation, r.reconcileObservation, r.reconcileGate, r.reconcileRecord})
+}
+
+// doReconcile runs the phases in order and keeps the soonest requeue.
+func (r *Reconciler) doReconcile(ctx context.Context, s *scope, phases []phase) (ctrl.Result, error) {
+	var res ctrl.Result
+	for _, p := range phases {
+		pr, err := p(ctx, s)
+		res = lowestRequeue(res, pr)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func lowestRequeue(a, b ctrl.Result) ctrl.Result {
+	if a.RequeueAfter == 0 || (b.RequeueAfter > 0 && b.RequeueAfter < a.RequeueAfter) {
+		return b
+	}
+	return a
+}
+
+func (r *Reconciler) ensureFinalizer(ctx context.Context, s *scope) error {
+	if controllerutil.ContainsFinalizer(s.gld, gitlabv1alpha1.FinalizerRecord) {
+		return nil
+	}
+	patch := client.MergeFrom(s.gld.DeepCopy())
+	controllerutil.AddFinalizer(s.gld, gitlabv1alpha1.FinalizerRecord)
+	if err := r.Patch(ctx, s.gld, patch); err != nil {
+		return err
+	}
+	s.base.Finalizers = s.gld.Finalizers
+	s.base.ResourceVersion = s.gld.ResourceVersion
+	return nil
+}
+
+// reconcileDelete cancels a running record before the object goes away.
+func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(s.gld, gitlabv1alpha1.FinalizerRecord) {
+		return ctrl.Result{}, nil
+	}
+	s.target = rollout.StateGone
+	result, err := r.syncRecord(ctx, s, s.target)
+	if err != nil || result.RequeueAfter > 0 {
+		if s.now.Sub(s.gld.DeletionTimestamp.Time) < r.FinalizeTimeout {
+			return result, err
+		}
+		r.warn(s.gld, "RecordLeftUnfinished", "Finalize",
+			"Gave up marking GitLab deployment %d canceled after %s: %v", s.gld.Status.Record.ID, r.FinalizeTimeout, err)
+	}
+	patch := client.MergeFrom(s.gld.DeepCopy())
+	controllerutil.RemoveFinalizer(s.gld, gitlabv1alpha1.FinalizerRecord)
+	s.deleted = true
+	return ctrl.Result{}, r.Patch(ctx, s.gld, patch)
+}
+
+// liveReader reads from the API server when an API reader is set.
+func (r *Reconciler) liveReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
+	}
+	return r.Clock.Now()
+}
+
+// SetupWithManager sets up the controller with the Manager. A GitLabDeployment
+// is reconciled when it changes and whenever its Deployment does.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&gitlabv1alpha1.GitLabDeployment{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfDeployment))
+	if r.Triggers != nil {
+		b = b.WatchesRawSource(source.Channel(r.Triggers,
+			&handler.TypedEnqueueRequestForObject[*gitlabv1alpha1.GitLabDeployment]{}))
+	}
+	return b.Named("gitlabdeployment").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
+		Complete(r)
+}
+
+// rolloutsOfDeployment maps a Deployment to the rollouts whose record can
+// still change.
+func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object) []reconcile.Request {
+	rollouts, err := history.Of(ctx, r.Client, obj.GetNamespace(), obj.GetName())
+	if err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(rollouts))
+	hash := ""
+	if deploy, ok := obj.(*appsv1.Deployment); ok {
+		hash = rollout.TemplateHash(&deploy.Spec.Template)
+	}
+	for i := range rollouts {
+		// A rejected template applied again is watched so that it is kept held.
+		if rollout.Settled(&rollouts[i]) && rollout.Hash(&rollouts[i]) != hash {
+			continue
+		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rollouts[i])})
+	}
+	return reqs
+}

@@ -1,0 +1,277 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package gitlabdeployment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/gitlab"
+	"github.com/rollgate/rollgate/internal/rollout"
+)
+
+// adoptionWindow is how far back, before the intent was written, a record
+// found in GitLab may have been created and still be adopted: it absorbs
+// clock skew between the cluster and GitLab.
+const adoptionWindow = 2 * time.Minute
+
+// adoptionPageSize bounds the newest deployments of the environment searched
+// for a record to adopt.
+const adoptionPageSize = 50
+
+// reconcileRecord makes the GitLab record follow the target state.
+func (r *Reconciler) reconcileRecord(ctx context.Context, s *scope) (ctrl.Result, error) {
+	return r.syncRecord(ctx, s, s.target)
+}
+
+// syncRecord creates or moves the GitLab record so that it says what the
+// rollout shows (target). A normal rollout costs two writes (POST running, PUT
+// success) and no reads; a record is looked for in GitLab only after a
+// crash between a POST and its status update, or for a rollout first seen
+// already complete.
+func (r *Reconciler) syncRecord(ctx context.Context, s *scope, target rollout.State) (ctrl.Result, error) {
+	rec := &s.gld.Status.Record
+	action := rollout.DesiredRecord(target, rec.Status)
+	needsAdoption := rec.ID == 0 && (rec.Intent != "" || target == rollout.StateComplete)
+	needsRefresh := rec.ID != 0 && rec.Intent != "" && rec.Intent != rec.Status
+	if action.Status == "" && !needsRefresh && (!needsAdoption || rec.Intent == "") {
+		s.synced = true
+		return ctrl.Result{}, nil
+	}
+	if needsAdoption && rec.IntentTime != nil {
+		// A POST whose answer was lost may still be on its way into GitLab:
+		// look for its record only once it must have landed.
+		if wait := rec.IntentTime.Add(r.AdoptAfter).Sub(s.now); wait > 0 {
+			s.waitWith(gitlabv1alpha1.ReasonAwaitingRecord, "Waiting for an unanswered request to GitLab to settle before looking for its record")
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+	}
+	gl, err := r.gitlabClient(ctx, s)
+	if err != nil {
+		return r.handleError(s, err)
+	}
+	project := s.gld.Spec.Project
+	switch {
+	case needsAdoption:
+		if err := r.adopt(ctx, s, gl); err != nil {
+			return r.handleError(s, err)
+		}
+	case needsRefresh:
+		// A PUT may have reached GitLab before a crash: read the record
+		// instead of risking a same-status PUT, which GitLab refuses.
+		d, err := gl.GetDeployment(ctx, project, rec.ID)
+		if err != nil {
+			return r.handleError(s, err)
+		}
+		setRecord(s, d)
+	}
+	action = rollout.DesiredRecord(target, rec.Status)
+	if action.Status == "" {
+		s.synced = true
+		return ctrl.Result{}, r.clearIntent(ctx, s)
+	}
+	if err := r.writeIntent(ctx, s, action.Status); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.send(ctx, s, gl, action); err != nil {
+		return r.handleError(s, err)
+	}
+	s.synced = true
+	return ctrl.Result{}, nil
+}
+
+// send performs one GitLab write and records its answer.
+func (r *Reconciler) send(ctx context.Context, s *scope, gl gitlab.Client, action rollout.RecordAction) error {
+	spec := &s.gld.Spec
+	var (
+		d   *gitlab.Deployment
+		err error
+	)
+	if action.Create {
+		d, err = gl.CreateDeployment(ctx, spec.Project, gitlab.CreateOptions{
+			Environment: spec.Environment, Ref: spec.Ref, SHA: spec.SHA, Tag: spec.Tag, Status: action.Status})
+	} else {
+		d, err = gl.UpdateDeploymentStatus(ctx, spec.Project, s.gld.Status.Record.ID, action.Status)
+	}
+	if err != nil && !action.Create && gitlab.IsConflictingTransition(err) {
+		// The record was moved in GitLab by someone else: take its status
+		// as it is rather than retrying a transition GitLab refuses.
+		d, err = gl.GetDeployment(ctx, spec.Project, s.gld.Status.Record.ID)
+		if err == nil {
+			setRecord(s, d)
+			s.gld.Status.Record.Intent, s.gld.Status.Record.IntentTime = "", nil
+			return nil
+		}
+	}
+	if err != nil {
+		if action.Create && gitlab.ClassOf(err) != gitlab.Transient {
+			// GitLab refused the POST: nothing was created.
+			s.gld.Status.Record.Intent = ""
+			s.gld.Status.Record.IntentTime = nil
+		}
+		return err
+	}
+	setRecord(s, d)
+	s.gld.Status.Record.Intent = ""
+	s.gld.Status.Record.IntentTime = nil
+	if action.Create {
+		r.normal(s.gld, "RecordCreated", "Create", "Created GitLab deployment #%d in %s with status %s", d.IID, spec.Environment, d.Status)
+	} else {
+		r.normal(s.gld, "RecordUpdated", "Update", "Marked GitLab deployment #%d %s", d.IID, d.Status)
+	}
+	if gitlab.Finished(d.Status) {
+		r.Metrics.recorded(d.Status)
+	}
+	logf.FromContext(ctx).Info("Updated GitLab record", "iid", d.IID, "status", d.Status, "created", action.Create)
+	return nil
+}
+
+// writeIntent persists the status about to be sent before sending it, so
+// that a crash right after the request is recovered from the status.
+func (r *Reconciler) writeIntent(ctx context.Context, s *scope, status string) error {
+	rec := &s.gld.Status.Record
+	rec.Intent = status
+	now := metav1.NewTime(s.now)
+	rec.IntentTime = &now
+	return r.checkpoint(ctx, s)
+}
+
+func (r *Reconciler) clearIntent(ctx context.Context, s *scope) error {
+	if s.gld.Status.Record.Intent == "" {
+		return nil
+	}
+	s.gld.Status.Record.Intent = ""
+	s.gld.Status.Record.IntentTime = nil
+	return r.checkpoint(ctx, s)
+}
+
+// checkpoint writes the status now, before a step whose outcome must
+// survive a crash (the write-ahead intent of a GitLab write, a gate
+// decision before the Deployment changes), and makes it the base of later
+// patches.
+func (r *Reconciler) checkpoint(ctx context.Context, s *scope) error {
+	if err := r.Status().Patch(ctx, s.gld, client.MergeFrom(s.base)); err != nil {
+		return err
+	}
+	s.base = s.gld.DeepCopy()
+	return nil
+}
+
+// adopt looks for the record of this rollout among the environment's newest
+// deployments: one created through the API for the same sha and ref, no
+// earlier than the intent (or, for a rollout first seen complete, a record
+// still running), and not already the record of another rollout.
+func (r *Reconciler) adopt(ctx context.Context, s *scope, gl gitlab.Client) error {
+	spec := &s.gld.Spec
+	list, err := gl.ListDeployments(ctx, spec.Project, gitlab.ListOptions{
+		Environment: spec.Environment, OrderBy: "id", Sort: "desc", PerPage: adoptionPageSize, MaxItems: adoptionPageSize})
+	if err != nil {
+		return err
+	}
+	taken, err := r.recordsInUse(ctx, s.gld)
+	if err != nil {
+		return err
+	}
+	rec := &s.gld.Status.Record
+	for i := range list {
+		d := &list[i]
+		if d.SHA != spec.SHA || d.Ref != spec.Ref || d.Deployable != nil || taken[d.ID] {
+			continue
+		}
+		if rec.IntentTime != nil && d.CreatedAt.Before(rec.IntentTime.Add(-adoptionWindow)) {
+			continue
+		}
+		if rec.IntentTime == nil && d.Status != gitlab.StatusRunning {
+			continue
+		}
+		setRecord(s, d)
+		r.normal(s.gld, "RecordAdopted", "Adopt", "Adopted GitLab deployment #%d (%s) instead of creating another", d.IID, d.Status)
+		return nil
+	}
+	return nil
+}
+
+// recordsInUse returns the record IDs of the other rollouts in the
+// namespace that record to the same project: several Deployments may
+// deploy the same sha and ref to one environment. It reads the API server,
+// as the cache may not hold a record ID written a moment ago; it runs only
+// when a record is looked for.
+func (r *Reconciler) recordsInUse(ctx context.Context, gld *gitlabv1alpha1.GitLabDeployment) (map[int64]bool, error) {
+	var list gitlabv1alpha1.GitLabDeploymentList
+	if err := r.liveReader().List(ctx, &list, client.InNamespace(gld.Namespace)); err != nil {
+		return nil, err
+	}
+	ids := map[int64]bool{}
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.UID != gld.UID && other.Status.Record.ID != 0 && other.Spec.Project == gld.Spec.Project {
+			ids[other.Status.Record.ID] = true
+		}
+	}
+	return ids, nil
+}
+
+func setRecord(s *scope, d *gitlab.Deployment) {
+	rec := &s.gld.Status.Record
+	rec.ID, rec.IID, rec.Status, rec.EnvironmentID = d.ID, d.IID, d.Status, d.EnvironmentID
+	created, updated := metav1.NewTime(d.CreatedAt), metav1.NewTime(d.UpdatedAt)
+	rec.CreatedAt, rec.UpdatedAt = &created, &updated
+	rec.WebURL = s.webURL(d.EnvironmentID)
+}
+
+// handleError turns an error into conditions, an Event and what to do next:
+// retry with back-off (transient), look again later (credentials or a
+// GitLab refusal that a change outside the cluster may fix).
+func (r *Reconciler) handleError(s *scope, err error) (ctrl.Result, error) {
+	if credErr, ok := errors.AsType[*CredentialsError](err); ok {
+		s.stallWith(credErr.Reason, credErr.Message)
+		r.warn(s.gld, credErr.Reason, "Authenticate", "%s", credErr.Message)
+		return ctrl.Result{RequeueAfter: r.CredentialsRetry}, nil
+	}
+	var glErr *gitlab.Error
+	if !errors.As(err, &glErr) {
+		return ctrl.Result{}, err
+	}
+	reason := rollout.GitLabReason(glErr)
+	switch glErr.Class {
+	case gitlab.InvalidCredentials:
+		msg := fmt.Sprintf("GitLab rejected the token in Secret %s: %s", s.observed.secret, glErr.Error())
+		s.stallWith(gitlabv1alpha1.ReasonCredentialsInvalid, msg)
+		r.warn(s.gld, gitlabv1alpha1.ReasonCredentialsInvalid, "Authenticate", "%s", msg)
+		return ctrl.Result{RequeueAfter: r.CredentialsRetry}, nil
+	case gitlab.Terminal:
+		s.stallWith(reason, glErr.Error())
+		r.warn(s.gld, reason, "Record", "%s", glErr.Error())
+		return ctrl.Result{RequeueAfter: r.GitLabRetry}, nil
+	default:
+		s.waitWith(reason, glErr.Error())
+		r.warn(s.gld, reason, "Record", "%s", glErr.Error())
+		if glErr.RetryAfter > 0 {
+			return ctrl.Result{RequeueAfter: glErr.RetryAfter}, nil
+		}
+		// Returned to the runtime, whose rate limiter backs off exponentially.
+		return ctrl.Result{}, glErr
+	}
+}

@@ -1,0 +1,207 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package workload creates one GitLabDeployment per rollout of each
+// Deployment that opts in, and keeps a bounded history of them.
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/history"
+	"github.com/rollgate/rollgate/internal/rollout"
+)
+
+// DefaultHistoryLimit is how many GitLabDeployments are kept per Deployment.
+const DefaultHistoryLimit = 10
+
+// Reconciler creates one GitLabDeployment per rollout of each
+// Deployment that opts in with the environment annotation, and keeps a
+// bounded history of them.
+type Reconciler struct {
+	client.Client
+	// Recorder emits Events on Deployments.
+	Recorder events.EventRecorder
+	// HistoryLimit is how many GitLabDeployments to keep per Deployment.
+	HistoryLimit int
+	// APIReader lists GitLabDeployments from the API server rather than
+	// the cache, which may not hold the one created a moment ago; the
+	// client is used if nil.
+	APIReader client.Reader
+}
+
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile makes sure the Deployment's current pod template has its
+// GitLabDeployment.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	deploy := &appsv1.Deployment{}
+	if err := r.Get(ctx, req.NamespacedName, deploy); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !rollout.OptedIn(deploy.Annotations) || !deploy.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	// Numbering and naming the next rollout needs every earlier one,
+	// including one this controller created a moment ago.
+	rollouts, err := history.Live(ctx, r.reader(), deploy.Namespace, deploy.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	hash := rollout.TemplateHash(&deploy.Spec.Template)
+	if rollout.NotARollout(deploy, hash, rollouts) {
+		return ctrl.Result{}, nil
+	}
+	if n := len(rollouts); n == 0 || rollout.Hash(&rollouts[n-1]) != hash {
+		gld, err := r.createRollout(ctx, deploy, hash, rollouts)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		logf.FromContext(ctx).Info("Recorded a new rollout", "gitlabdeployment", gld.Name, "podTemplateHash", hash)
+		rollouts = append(rollouts, *gld)
+	}
+	return ctrl.Result{}, r.pruneHistory(ctx, rollouts)
+}
+
+// createRollout creates the GitLabDeployment of the Deployment's current
+// template, under the next free name.
+func (r *Reconciler) createRollout(ctx context.Context, deploy *appsv1.Deployment, hash string, rollouts []gitlabv1alpha1.GitLabDeployment) (*gitlabv1alpha1.GitLabDeployment, error) {
+	gld, err := r.newRollout(deploy, hash, rollouts)
+	if err != nil {
+		return nil, err
+	}
+	base := gld.Name
+	for n := 1; ; n++ {
+		err := r.Create(ctx, gld)
+		if !apierrors.IsAlreadyExists(err) || n >= 10 {
+			return gld, err
+		}
+		// A rollout of that name is still being deleted from the history.
+		gld.Name = fmt.Sprintf("%s-%d", base, n)
+		gld.ResourceVersion = ""
+	}
+}
+
+func (r *Reconciler) reader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
+}
+
+// newRollout builds the GitLabDeployment of the Deployment's current template.
+func (r *Reconciler) newRollout(deploy *appsv1.Deployment, hash string, rollouts []gitlabv1alpha1.GitLabDeployment) (*gitlabv1alpha1.GitLabDeployment, error) {
+	spec, specErr := rollout.SpecFromAnnotations(deploy.Name, deploy.Annotations)
+	spec.PodTemplateHash = hash
+	revision := int64(1)
+	seen := 0
+	for i := range rollouts {
+		revision = max(revision, rollout.Revision(&rollouts[i])+1)
+		if rollout.Hash(&rollouts[i]) == hash {
+			seen++
+		}
+	}
+	// kubectl rollout undo brings back a template that had a rollout before:
+	// it is a new rollout, so it gets a new name.
+	name := rollout.Name(deploy.Name, hash, seen)
+	gld := &gitlabv1alpha1.GitLabDeployment{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        name,
+			Namespace:   deploy.Namespace,
+			Labels:      map[string]string{gitlabv1alpha1.LabelWorkload: rollout.LabelValue(deploy.Name)},
+			Annotations: map[string]string{gitlabv1alpha1.AnnotationRevision: strconv.FormatInt(revision, 10)},
+		},
+		Spec: spec,
+	}
+	if specErr != nil {
+		rollout.MarkInvalid(gld, specErr)
+		r.warnInvalid(deploy, gld)
+	}
+	if err := controllerutil.SetOwnerReference(deploy, gld, r.Scheme()); err != nil {
+		return nil, err
+	}
+	return gld, nil
+}
+
+// warnInvalid tells on the Deployment which annotation is invalid and what
+// the rollout does meanwhile.
+func (r *Reconciler) warnInvalid(deploy *appsv1.Deployment, gld *gitlabv1alpha1.GitLabDeployment) {
+	if r.Recorder == nil {
+		return
+	}
+	invalidErr, ok := errors.AsType[*rollout.InvalidSpecError](rollout.InvalidAnnotation(gld))
+	if !ok {
+		return
+	}
+	then := "the rollout is not recorded"
+	if gld.Spec.Approval != nil {
+		then = "the rollout stays held"
+	}
+	r.Recorder.Eventf(deploy, nil, "Warning", invalidErr.Reason, "Record",
+		"Invalid annotation on pod template %s: %s; %s until the annotation is fixed and a new rollout starts",
+		gld.Spec.PodTemplateHash, invalidErr.Message, then)
+}
+
+// pruneHistory deletes the oldest rollouts beyond the history limit; their
+// finalizer cancels a record still running.
+func (r *Reconciler) pruneHistory(ctx context.Context, rollouts []gitlabv1alpha1.GitLabDeployment) error {
+	limit := r.HistoryLimit
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	for i := 0; i < len(rollouts)-limit; i++ {
+		if !rollouts[i].DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := r.Delete(ctx, &rollouts[i]); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetupWithManager watches Deployments that opt in, for new pod templates.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	optedIn := predicate.NewPredicateFuncs(func(o client.Object) bool { return rollout.OptedIn(o.GetAnnotations()) })
+	templateOrOptIn := predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+				rollout.OptedIn(e.ObjectOld.GetAnnotations()) != rollout.OptedIn(e.ObjectNew.GetAnnotations())
+		},
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&appsv1.Deployment{}, builder.WithPredicates(optedIn, templateOrOptIn)).
+		Named("workload").
+		Complete(r)
+}

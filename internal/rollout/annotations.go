@@ -1,0 +1,134 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rollout
+
+import (
+	"cmp"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+)
+
+// OptedIn reports whether a Deployment asks to be recorded.
+func OptedIn(annotations map[string]string) bool {
+	_, ok := annotations[gitlabv1alpha1.AnnotationEnvironment]
+	return ok
+}
+
+// SpecFromAnnotations builds the spec of a rollout's GitLabDeployment from a
+// Deployment's annotations. Values are copied as they are (trimmed); their
+// validity is judged by ValidateSpec so that a mistake shows on the
+// GitLabDeployment. Only the approval and tag annotations are parsed here.
+// It fails closed: an approval annotation that is present but cannot be
+// parsed gives the default gate, a tag that cannot be parsed gives false,
+// and the error (an *InvalidSpecError, reason InvalidApproval or
+// InvalidTag) says what to fix.
+func SpecFromAnnotations(workload string, annotations map[string]string) (gitlabv1alpha1.GitLabDeploymentSpec, error) {
+	get := func(key string) string { return strings.TrimSpace(annotations[key]) }
+	spec := gitlabv1alpha1.GitLabDeploymentSpec{
+		WorkloadRef: gitlabv1alpha1.WorkloadReference{APIVersion: "apps/v1", Kind: "Deployment", Name: workload},
+		Environment: get(gitlabv1alpha1.AnnotationEnvironment),
+		Project:     get(gitlabv1alpha1.AnnotationProject),
+		SHA:         get(gitlabv1alpha1.AnnotationSHA),
+		Ref:         get(gitlabv1alpha1.AnnotationRef),
+		Credentials: get(gitlabv1alpha1.AnnotationCredentials),
+	}
+	var reason string
+	var errs []string
+	if v := get(gitlabv1alpha1.AnnotationApproval); v != "" {
+		gate, err := ParseApproval(v)
+		if err != nil {
+			reason = gitlabv1alpha1.ReasonInvalidApproval
+			errs = append(errs, err.Error())
+			gate = DefaultGate()
+		}
+		spec.Approval = gate
+	}
+	if v := get(gitlabv1alpha1.AnnotationTag); v != "" {
+		tag, err := strconv.ParseBool(v)
+		if err != nil {
+			reason = cmp.Or(reason, gitlabv1alpha1.ReasonInvalidTag)
+			errs = append(errs, fmt.Sprintf("%s must be \"true\" or \"false\", not %q", gitlabv1alpha1.AnnotationTag, Truncate(v, 64)))
+		}
+		spec.Tag = tag
+	}
+	if len(errs) > 0 {
+		return spec, &InvalidSpecError{Reason: reason, Message: strings.Join(errs, "; ")}
+	}
+	return spec, nil
+}
+
+// DefaultGate is the gate of `gitlab.rollgate.dev/approval: "true"`.
+func DefaultGate() *gitlabv1alpha1.ApprovalGate {
+	return &gitlabv1alpha1.ApprovalGate{Source: gitlabv1alpha1.ApprovalSourcePipeline}
+}
+
+// ParseApproval parses the approval annotation: "false"/"" for no gate,
+// "true" for the default gate (Pipeline source), or comma-separated
+// settings such as "source=Record,timeout=2h" or
+// "source=Pipeline,environment=production-approval".
+func ParseApproval(value string) (*gitlabv1alpha1.ApprovalGate, error) {
+	value = strings.TrimSpace(value)
+	switch strings.ToLower(value) {
+	case "", "false":
+		return nil, nil
+	case "true":
+		return DefaultGate(), nil
+	}
+	gate := DefaultGate()
+	for part := range strings.SplitSeq(value, ",") {
+		key, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		if !ok || val == "" {
+			return nil, fmt.Errorf("%s: %q is not key=value (want e.g. \"source=Record,timeout=2h\")", gitlabv1alpha1.AnnotationApproval, part)
+		}
+		switch key {
+		case "source":
+			src, err := parseSource(val)
+			if err != nil {
+				return nil, err
+			}
+			gate.Source = src
+		case "environment":
+			gate.Environment = val
+		case "timeout":
+			d, err := time.ParseDuration(val)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("%s: timeout %q is not a positive duration such as 30m or 2h", gitlabv1alpha1.AnnotationApproval, val)
+			}
+			gate.Timeout = &metav1.Duration{Duration: d}
+		default:
+			return nil, fmt.Errorf("%s: unknown setting %q (known: source, environment, timeout)", gitlabv1alpha1.AnnotationApproval, key)
+		}
+	}
+	return gate, nil
+}
+
+func parseSource(val string) (gitlabv1alpha1.ApprovalSource, error) {
+	switch strings.ToLower(val) {
+	case "pipeline":
+		return gitlabv1alpha1.ApprovalSourcePipeline, nil
+	case "record":
+		return gitlabv1alpha1.ApprovalSourceRecord, nil
+	}
+	return "", fmt.Errorf("%s: source %q is not Pipeline or Record", gitlabv1alpha1.AnnotationApproval, val)
+}

@@ -1,0 +1,86 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rollout
+
+import (
+	"cmp"
+	"fmt"
+	"strconv"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/gitlab"
+)
+
+// Hash is the pod template hash of a rollout.
+func Hash(gld *gitlabv1alpha1.GitLabDeployment) string {
+	if gld.Spec.PodTemplateHash != "" {
+		return gld.Spec.PodTemplateHash
+	}
+	return gld.Status.PodTemplateHash
+}
+
+// Name is the name of a rollout's GitLabDeployment:
+// <deployment>-<pod-template-hash>[-<n>], within 253 bytes; seen counts the
+// earlier rollouts of the same template (kubectl rollout undo).
+func Name(workload, hash string, seen int) string {
+	suffix := "-" + hash
+	if seen > 0 {
+		suffix += fmt.Sprintf("-%d", seen)
+	}
+	if len(workload)+len(suffix) > 253 {
+		workload = workload[:253-len(suffix)]
+	}
+	return workload + suffix
+}
+
+// LabelValue fits a Deployment name into a label value (63 bytes).
+func LabelValue(name string) string {
+	if len(name) > 63 {
+		return name[:63]
+	}
+	return name
+}
+
+// Compare orders rollouts by revision when both were numbered by the
+// workload controller, else by creation, then by name.
+func Compare(a, b gitlabv1alpha1.GitLabDeployment) int {
+	if ra, rb := Revision(&a), Revision(&b); ra > 0 && rb > 0 && ra != rb {
+		return cmp.Compare(ra, rb)
+	}
+	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Name, b.Name)
+}
+
+// Revision is the number the workload controller gave a rollout; 0 if none.
+func Revision(gld *gitlabv1alpha1.GitLabDeployment) int64 {
+	n, _ := strconv.ParseInt(gld.Annotations[gitlabv1alpha1.AnnotationRevision], 10, 64)
+	return n
+}
+
+// Settled reports whether a rollout can no longer change its record: it was
+// canceled, or replaced after it finished. A failed or succeeded rollout
+// that is still current can (failed → success), so it stays watched.
+func Settled(gld *gitlabv1alpha1.GitLabDeployment) bool {
+	return gld.Status.Phase == gitlabv1alpha1.PhaseCanceled && gld.Status.Record.Intent == ""
+}
+
+// Succeeded reports whether a rollout ran to completion.
+func Succeeded(gld *gitlabv1alpha1.GitLabDeployment) bool {
+	return gld.Status.Phase == gitlabv1alpha1.PhaseSucceeded || gld.Status.Record.Status == gitlab.StatusSuccess
+}

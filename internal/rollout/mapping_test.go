@@ -1,0 +1,119 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rollout
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestDesiredRecordFollowsTheMappingTable(t *testing.T) {
+	cases := []struct {
+		state  State
+		record string
+		want   RecordAction
+	}{
+		// A new template being rolled out is created running.
+		{StateProgressing, "", RecordAction{Status: "running", Create: true}},
+		{StateProgressing, "running", RecordAction{}},
+		// A finished record cannot go back to running.
+		{StateProgressing, "failed", RecordAction{}},
+		{StateComplete, "running", RecordAction{Status: "success"}},
+		// First seen already complete: created with success.
+		{StateComplete, "", RecordAction{Status: "success", Create: true}},
+		{StateComplete, "success", RecordAction{}},
+		// failed -> success when the rollout completes after all.
+		{StateComplete, "failed", RecordAction{Status: "success"}},
+		{StateDeadlineExceeded, "running", RecordAction{Status: "failed"}},
+		{StateDeadlineExceeded, "", RecordAction{Status: "failed", Create: true}},
+		{StateDeadlineExceeded, "failed", RecordAction{}},
+		{StateSuperseded, "running", RecordAction{Status: "canceled"}},
+		{StateSuperseded, "success", RecordAction{}},
+		{StateSuperseded, "failed", RecordAction{}},
+		{StateSuperseded, "", RecordAction{}},
+		{StateGone, "running", RecordAction{Status: "canceled"}},
+		{StateGone, "canceled", RecordAction{}},
+		{StateGone, "", RecordAction{}},
+		{StateHeld, "", RecordAction{}},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.state)+"/"+tc.record, func(t *testing.T) {
+			NewWithT(t).Expect(DesiredRecord(tc.state, tc.record)).To(Equal(tc.want))
+		})
+	}
+}
+
+func deploymentWith(replicas int32, mutate func(*appsv1.Deployment)) *appsv1.Deployment {
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Generation: 2},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: new(replicas),
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "web:1"}}}},
+		},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 2},
+	}
+	mutate(d)
+	return d
+}
+
+func TestObserveRolloutAppliesRolloutStatusRules(t *testing.T) {
+	hash := TemplateHash(&deploymentWith(1, func(*appsv1.Deployment) {}).Spec.Template)
+	cases := []struct {
+		name   string
+		mutate func(*appsv1.Deployment)
+		want   State
+	}{
+		{"complete", func(d *appsv1.Deployment) {
+			d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.AvailableReplicas = 3, 3, 3
+		}, StateComplete},
+		{"old replicas left", func(d *appsv1.Deployment) {
+			d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.AvailableReplicas = 4, 3, 3
+		}, StateProgressing},
+		{"not yet observed", func(d *appsv1.Deployment) {
+			d.Status.ObservedGeneration = 1
+			d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.AvailableReplicas = 3, 3, 3
+		}, StateProgressing},
+		{"not all available", func(d *appsv1.Deployment) {
+			d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.AvailableReplicas = 3, 3, 2
+		}, StateProgressing},
+		{"deadline exceeded", func(d *appsv1.Deployment) {
+			d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"}}
+		}, StateDeadlineExceeded},
+		{"replaced by a new template", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "web:2" }, StateSuperseded},
+		{"being deleted", func(d *appsv1.Deployment) { now := metav1.Now(); d.DeletionTimestamp = &now }, StateGone},
+		{"paused before it started", func(d *appsv1.Deployment) { d.Spec.Paused = true }, StateHeld},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			NewWithT(t).Expect(Observe(deploymentWith(3, tc.mutate), hash)).To(Equal(tc.want))
+		})
+	}
+	NewWithT(t).Expect(Observe(nil, hash)).To(Equal(StateGone))
+}
+
+func TestTemplateHashIgnoresNothingButIsStable(t *testing.T) {
+	g := NewWithT(t)
+	a := deploymentWith(1, func(*appsv1.Deployment) {}).Spec.Template
+	b := *a.DeepCopy()
+	g.Expect(TemplateHash(&a)).To(Equal(TemplateHash(&b)))
+	b.Labels = map[string]string{"app": "web"}
+	g.Expect(TemplateHash(&a)).NotTo(Equal(TemplateHash(&b)))
+}

@@ -1,0 +1,133 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rollout
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+)
+
+// Shapes GitLab accepts, checked before anything is sent to it.
+var (
+	shaPattern         = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	projectIDPattern   = regexp.MustCompile(`^[1-9][0-9]*$`)
+	projectPathPattern = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.+-]*(/[A-Za-z0-9_.][A-Za-z0-9_.+-]*)+$`)
+	// GitLab's environment name rule (Gitlab::Regex.environment_name_regex).
+	environmentPattern = regexp.MustCompile(`^[a-zA-Z0-9 _/$\{\}.-]+$`)
+)
+
+// InvalidSpecError says which part of a spec is wrong and how to fix it.
+type InvalidSpecError struct {
+	// Reason is the condition reason, e.g. InvalidSHA.
+	Reason string
+	// Message is for a human.
+	Message string
+}
+
+func (e *InvalidSpecError) Error() string { return e.Message }
+
+// ValidateSpec checks what GitLab would reject before anything is sent to it,
+// so that invalid input causes no GitLab write. It names the annotation a
+// value comes from.
+func ValidateSpec(spec *gitlabv1alpha1.GitLabDeploymentSpec) error {
+	switch {
+	case spec.Environment == "":
+		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment is empty: set %s", gitlabv1alpha1.AnnotationEnvironment)
+	case len(spec.Environment) > 255:
+		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment name is too long (maximum is 255 characters)")
+	case !environmentPattern.MatchString(spec.Environment) || strings.HasPrefix(spec.Environment, "/") || strings.HasSuffix(spec.Environment, "/"):
+		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment %q can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', and spaces, but it cannot start or end with '/'", spec.Environment)
+	case spec.Project == "":
+		return invalid(gitlabv1alpha1.ReasonInvalidProject, "the GitLab project is missing: set %s to a project ID or full path such as group/app", gitlabv1alpha1.AnnotationProject)
+	case !projectIDPattern.MatchString(spec.Project) && !projectPathPattern.MatchString(spec.Project):
+		return invalid(gitlabv1alpha1.ReasonInvalidProject, "the GitLab project %q is neither a numeric ID nor a full path such as group/app (%s)", spec.Project, gitlabv1alpha1.AnnotationProject)
+	case spec.SHA == "":
+		return invalid(gitlabv1alpha1.ReasonInvalidSHA, "the commit SHA is missing: set %s to the full 40-character SHA the pod template deploys", gitlabv1alpha1.AnnotationSHA)
+	case !shaPattern.MatchString(spec.SHA):
+		return invalid(gitlabv1alpha1.ReasonInvalidSHA, "the commit SHA %q is not a full 40-character lowercase hexadecimal SHA (%s)", Truncate(spec.SHA, 64), gitlabv1alpha1.AnnotationSHA)
+	case spec.Ref == "":
+		return invalid(gitlabv1alpha1.ReasonInvalidRef, "the ref is missing: set %s to the branch or tag the commit was deployed from", gitlabv1alpha1.AnnotationRef)
+	case strings.ContainsAny(spec.Ref, " ~^:?*[\\") || strings.Contains(spec.Ref, ".."):
+		return invalid(gitlabv1alpha1.ReasonInvalidRef, "the ref %q is not a valid git branch or tag name (%s)", Truncate(spec.Ref, 64), gitlabv1alpha1.AnnotationRef)
+	}
+	if a := spec.Approval; a != nil && a.Environment != "" && !environmentPattern.MatchString(a.Environment) {
+		return invalid(gitlabv1alpha1.ReasonInvalidApproval, "the approval environment %q is not a valid GitLab environment name", a.Environment)
+	}
+	return nil
+}
+
+func invalid(reason, format string, args ...any) error {
+	return &InvalidSpecError{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// IsProjectID reports whether a project is named by its numeric ID.
+func IsProjectID(project string) bool { return projectIDPattern.MatchString(project) }
+
+// MarkInvalid records on a new GitLabDeployment why its Deployment's
+// annotations could not be parsed (gitlabv1alpha1.AnnotationInvalid).
+func MarkInvalid(gld *gitlabv1alpha1.GitLabDeployment, err error) {
+	invalidErr, ok := errors.AsType[*InvalidSpecError](err)
+	if !ok {
+		invalidErr = &InvalidSpecError{Reason: gitlabv1alpha1.ReasonInvalidSpec, Message: err.Error()}
+	}
+	if gld.Annotations == nil {
+		gld.Annotations = map[string]string{}
+	}
+	gld.Annotations[gitlabv1alpha1.AnnotationInvalid] = invalidErr.Reason + ": " + invalidErr.Message
+}
+
+// InvalidAnnotation returns the error the workload controller recorded on a
+// GitLabDeployment, or nil.
+func InvalidAnnotation(gld *gitlabv1alpha1.GitLabDeployment) error {
+	v, ok := gld.Annotations[gitlabv1alpha1.AnnotationInvalid]
+	if !ok {
+		return nil
+	}
+	reason, message, found := strings.Cut(v, ": ")
+	if !found || reason == "" || strings.ContainsAny(reason, " \t") {
+		return &InvalidSpecError{Reason: gitlabv1alpha1.ReasonInvalidSpec, Message: v}
+	}
+	return &InvalidSpecError{Reason: reason, Message: message}
+}
+
+// Validate checks what the workload controller could not parse, then the
+// spec itself.
+func Validate(gld *gitlabv1alpha1.GitLabDeployment) error {
+	if err := InvalidAnnotation(gld); err != nil {
+		return err
+	}
+	return ValidateSpec(&gld.Spec)
+}
+
+// ReasonOf is the condition reason of an invalid spec.
+func ReasonOf(err error) string {
+	if e, ok := errors.AsType[*InvalidSpecError](err); ok {
+		return e.Reason
+	}
+	return gitlabv1alpha1.ReasonInvalidSpec
+}

@@ -1,0 +1,149 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package webhook holds the admission webhooks of the approval gate: the
+// holder pauses a gated Deployment on an unapproved pod template, the guard
+// stops anyone but rollgate from releasing it.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/history"
+	"github.com/rollgate/rollgate/internal/rollout"
+)
+
+// The failure policy is Ignore: a rollgate that is down never blocks anyone's
+// Deployments. A gated rollout that slips past while the webhook is down is
+// paused by the GitLabDeployment controller as soon as it sees it.
+//
+// +kubebuilder:webhook:path=/mutate-apps-v1-deployment,mutating=true,failurePolicy=ignore,sideEffects=None,groups=apps,resources=deployments,verbs=create;update,versions=v1,name=hold.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded
+// +kubebuilder:webhook:path=/validate-apps-v1-deployment,mutating=false,failurePolicy=ignore,sideEffects=None,groups=apps,resources=deployments,verbs=update,versions=v1,name=guard.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5
+
+// SetupDeploymentGateWebhook registers the admission webhooks that hold a
+// gated Deployment's unapproved pod template (mutating: spec.paused) and
+// stop anyone but rollgate, named by username, from releasing it
+// (validating).
+func SetupDeploymentGateWebhook(mgr ctrl.Manager, username string) error {
+	return ctrl.NewWebhookManagedBy(mgr, &appsv1.Deployment{}).
+		WithDefaulter(&DeploymentHolder{Reader: mgr.GetClient(), Username: username}).
+		WithValidator(&DeploymentGuard{Username: username}).
+		Complete()
+}
+
+// DeploymentHolder pauses a gated Deployment whose pod template changes to
+// one that is not approved, before the Deployment controller sees it.
+type DeploymentHolder struct {
+	// Reader lists GitLabDeployments (the manager's cache).
+	Reader client.Reader
+	// Username is rollgate's own user, whose writes are never held.
+	Username string
+}
+
+// Default holds the Deployment's template unless it is approved.
+func (h *DeploymentHolder) Default(ctx context.Context, deploy *appsv1.Deployment) error {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	if !rollout.Gated(deploy) || req.UserInfo.Username == h.Username {
+		return nil
+	}
+	var old *appsv1.Deployment
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		old = &appsv1.Deployment{}
+		if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
+			return fmt.Errorf("decoding the old Deployment: %w", err)
+		}
+	}
+	hash := rollout.TemplateHash(&deploy.Spec.Template)
+	if old != nil && rollout.TemplateHash(&old.Spec.Template) == hash {
+		rollout.CarryHold(deploy, old)
+		return nil
+	}
+	// A new template from a user is no longer the one rollgate restored.
+	delete(deploy.Annotations, gitlabv1alpha1.AnnotationRestoredTemplate)
+	if deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypass] != "" {
+		deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy] = req.UserInfo.Username
+		return nil
+	}
+	rollouts, err := history.Of(ctx, h.Reader, deploy.Namespace, deploy.Name)
+	if err != nil {
+		return err
+	}
+	if rollout.TemplateApproved(rollouts, hash) {
+		if old != nil && rollout.Held(old) {
+			rollout.Release(deploy)
+		}
+		return nil
+	}
+	rollout.Hold(deploy, hash)
+	logf.FromContext(ctx).Info("Held an unapproved pod template", "deployment", deploy.Name,
+		"namespace", deploy.Namespace, "podTemplateHash", hash, "user", req.UserInfo.Username)
+	return nil
+}
+
+// DeploymentGuard refuses to unpause a Deployment that rollgate holds for
+// approval, unless the bypass annotation is set or rollgate itself asks.
+type DeploymentGuard struct {
+	// Username is rollgate's own user.
+	Username string
+}
+
+// ValidateCreate allows every create: the holder pauses what needs pausing.
+func (g *DeploymentGuard) ValidateCreate(context.Context, *appsv1.Deployment) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// ValidateDelete allows every delete.
+func (g *DeploymentGuard) ValidateDelete(context.Context, *appsv1.Deployment) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// ValidateUpdate refuses to release a held template without approval.
+func (g *DeploymentGuard) ValidateUpdate(ctx context.Context, old, deploy *appsv1.Deployment) (admission.Warnings, error) {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.UserInfo.Username == g.Username || !rollout.Held(old) || deploy.Spec.Paused {
+		return nil, nil
+	}
+	if rollout.TemplateHash(&deploy.Spec.Template) != rollout.TemplateHash(&old.Spec.Template) {
+		// A new template: the holder has judged it and left it unpaused.
+		return nil, nil
+	}
+	if reason := deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypass]; reason != "" {
+		return admission.Warnings{fmt.Sprintf("approval bypassed (%q); rollgate records the bypass", reason)}, nil
+	}
+	hash := rollout.TemplateHash(&old.Spec.Template)
+	return nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, deploy.Name,
+		fmt.Errorf("the rollout of pod template %s is held until GitLab approves it (GitLabDeployment %s-%s); "+
+			"to release it without approval, set the annotation %s to the reason", hash, deploy.Name, hash,
+			gitlabv1alpha1.AnnotationApprovalBypass))
+}
