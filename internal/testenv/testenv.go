@@ -30,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -136,8 +137,8 @@ func start(webhooks bool) (*Env, func(), error) {
 		}
 	}}
 	stop := func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			stops[i]()
+		for _, stop := range slices.Backward(stops) {
+			stop()
 		}
 	}
 	e := &Env{Config: cfg, env: env}
@@ -272,7 +273,7 @@ func (e *Env) StartManager(t testing.TB, opts operator.Options, namespaces ...st
 // FreeAddr is a loopback address with a port free at the time of the call.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("finding a free port: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,6 +39,7 @@ import (
 // and a fake GitLab whose environments need approvals.
 type gateEnv struct {
 	k8s     client.Client
+	watcher client.WithWatch
 	gitlab  *gitlabtest.Server
 	project string
 }
@@ -57,7 +59,9 @@ func startGateEnv(t *testing.T) *gateEnv {
 	c := localcluster.StartT(t, localcluster.Options{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}})
 	k, err := client.New(c.Config, client.Options{Scheme: operator.NewScheme()})
 	g.Expect(err).NotTo(HaveOccurred())
-	env := &gateEnv{k8s: k, gitlab: gitlabtest.NewServer(), project: gateProject}
+	w, err := client.NewWithWatch(c.Config, client.Options{Scheme: operator.NewScheme()})
+	g.Expect(err).NotTo(HaveOccurred())
+	env := &gateEnv{k8s: k, watcher: w, gitlab: gitlabtest.NewServer(), project: gateProject}
 	t.Cleanup(env.gitlab.Close)
 	env.seedGitLab(t)
 
@@ -161,38 +165,43 @@ func (e *gateEnv) namespace(t *testing.T) string {
 	return ns.Name
 }
 
-// watchHeld polls continuously until stopped and counts every ReplicaSet
-// and Pod it sees of a template not in allowed (by pod-template-hash).
+// watchHeld watches ReplicaSets and Pods in ns until stopped, seeing every
+// event, and counts each one it sees of a template not in allowed (by
+// pod-template-hash).
 func (e *gateEnv) watchHeld(t *testing.T, ns string, allowed ...string) (stop func() int64) {
 	var seen atomic.Int64
 	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	ok := func(labels map[string]string) bool {
-		return slices.Contains(allowed, labels[appsv1.DefaultDeploymentUniqueLabelKey])
-	}
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			var sets appsv1.ReplicaSetList
-			var pods corev1.PodList
-			if e.k8s.List(ctx, &sets, client.InNamespace(ns)) == nil && e.k8s.List(ctx, &pods, client.InNamespace(ns)) == nil {
-				for i := range sets.Items {
-					if !ok(sets.Items[i].Labels) {
-						seen.Add(1)
-						t.Logf("unapproved ReplicaSet %s exists", sets.Items[i].Name)
+	var wg sync.WaitGroup
+	watchKind := func(list client.ObjectList) {
+		w, err := e.watcher.Watch(ctx, list, client.InNamespace(ns))
+		if err != nil {
+			t.Errorf("watching %T: %v", list, err)
+			return
+		}
+		wg.Go(func() {
+			defer w.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev, open := <-w.ResultChan():
+					if !open {
+						t.Errorf("the watch of %T ended early", list)
+						return
 					}
-				}
-				for i := range pods.Items {
-					if !ok(pods.Items[i].Labels) {
-						seen.Add(1)
-						t.Logf("unapproved Pod %s exists", pods.Items[i].Name)
+					obj, ok := ev.Object.(client.Object)
+					if !ok || slices.Contains(allowed, obj.GetLabels()[appsv1.DefaultDeploymentUniqueLabelKey]) {
+						continue
 					}
+					seen.Add(1)
+					t.Logf("unapproved %T %s seen (%s)", obj, obj.GetName(), ev.Type)
 				}
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
-	return func() int64 { cancel(); <-done; return seen.Load() }
+		})
+	}
+	watchKind(&appsv1.ReplicaSetList{})
+	watchKind(&corev1.PodList{})
+	return func() int64 { cancel(); wg.Wait(); return seen.Load() }
 }
 
 func (e *gateEnv) decide(t *testing.T, user string, id int64, status string) {
