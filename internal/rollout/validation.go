@@ -29,7 +29,9 @@ import (
 var (
 	shaPattern         = regexp.MustCompile(`^[0-9a-f]{40}$`)
 	projectIDPattern   = regexp.MustCompile(`^[1-9][0-9]*$`)
-	projectPathPattern = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.+-]*(/[A-Za-z0-9_.][A-Za-z0-9_.+-]*)+$`)
+	// GitLab's path rule for groups and projects: letters, digits, '_', '-'
+	// and '.', starting with a letter, digit or '_' (so never "." or "..").
+	projectPathPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$`)
 	// GitLab's environment name rule (Gitlab::Regex.environment_name_regex).
 	environmentPattern = regexp.MustCompile(`^[a-zA-Z0-9 _/$\{\}.-]+$`)
 )
@@ -57,8 +59,8 @@ func ValidateSpec(spec *gitlabv1alpha1.GitLabDeploymentSpec) error {
 		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment %q can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', and spaces, but it cannot start or end with '/'", spec.Environment)
 	case spec.Project == "":
 		return invalid(gitlabv1alpha1.ReasonInvalidProject, "the GitLab project is missing: set %s to a project ID or full path such as group/app", gitlabv1alpha1.AnnotationProject)
-	case !projectIDPattern.MatchString(spec.Project) && !projectPathPattern.MatchString(spec.Project):
-		return invalid(gitlabv1alpha1.ReasonInvalidProject, "the GitLab project %q is neither a numeric ID nor a full path such as group/app (%s)", spec.Project, gitlabv1alpha1.AnnotationProject)
+	case len(spec.Project) > 255 || !projectIDPattern.MatchString(spec.Project) && !validProjectPath(spec.Project):
+		return invalid(gitlabv1alpha1.ReasonInvalidProject, "the GitLab project %q is neither a numeric ID nor a full path such as group/app (%s)", Truncate(spec.Project, 64), gitlabv1alpha1.AnnotationProject)
 	case spec.SHA == "":
 		return invalid(gitlabv1alpha1.ReasonInvalidSHA, "the commit SHA is missing: set %s to the full 40-character SHA the pod template deploys", gitlabv1alpha1.AnnotationSHA)
 	case !shaPattern.MatchString(spec.SHA):
@@ -72,6 +74,20 @@ func ValidateSpec(spec *gitlabv1alpha1.GitLabDeploymentSpec) error {
 		return invalid(gitlabv1alpha1.ReasonInvalidApproval, "the approval environment %q is not a valid GitLab environment name", a.Environment)
 	}
 	return nil
+}
+
+// validProjectPath applies GitLab's path rules to each part of a full path:
+// no part ends in ".git" or ".atom" or with a '.'.
+func validProjectPath(path string) bool {
+	if !projectPathPattern.MatchString(path) {
+		return false
+	}
+	for part := range strings.SplitSeq(path, "/") {
+		if strings.HasSuffix(part, ".git") || strings.HasSuffix(part, ".atom") || strings.HasSuffix(part, ".") {
+			return false
+		}
+	}
+	return true
 }
 
 func invalid(reason, format string, args ...any) error {
