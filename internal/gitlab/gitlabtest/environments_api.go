@@ -1,0 +1,555 @@
+package gitlabtest
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Environment states, tiers and auto-stop settings, with GitLab's names.
+const (
+	envAvailable    = "available"
+	envStopping     = "stopping"
+	envStopped      = "stopped"
+	autoStopAlways  = "always"
+	autoStopAction  = "with_action"
+	tierProduction  = "production"
+	tierStaging     = "staging"
+	minSearchLength = 3
+	// maxEnvStringLength bounds external_url and flux_resource_path.
+	maxEnvStringLength = 255
+	maxDescription     = 10000
+	maxNamespaceLength = 63
+	agentNotAssociable = "cluster agent doesn't exist or cannot be associated with this environment"
+	slugAbsence        = "is automatically generated and cannot be changed"
+	namespaceFormatMsg = "can contain only lowercase letters, digits, and '-'. Must start with a letter, and cannot end with '-'"
+)
+
+var (
+	envStates        = []string{envAvailable, envStopping, envStopped}
+	envTiers         = []string{tierProduction, tierStaging, "testing", "development", "other"}
+	autoStopSettings = []string{autoStopAlways, autoStopAction}
+	// unsafeSchemes is Gitlab::Utils::SanitizeNodeLink::UNSAFE_PROTOCOLS.
+	unsafeSchemes = []string{"data", "javascript", "vbscript"}
+)
+
+// listEnvironments serves GET /projects/:id/environments, as
+// Environments::EnvironmentsFinder: name is an exact match, search a
+// case-insensitive prefix of the name, states one state; ordered by ID.
+func (f *Fake) listEnvironments(c *call) *apiError {
+	v := validator{p: c.p}
+	pr := parsePage(&v)
+	name, byName := v.str("name", false)
+	search, bySearch := v.str("search", false)
+	state, byState := v.str("states", false, envStates...)
+	if byName && bySearch {
+		v.errs = append(v.errs, "name, search cannot be used together")
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	p, err := f.findProject(c)
+	if err != nil {
+		return err
+	}
+	if !f.can(c.who.user, abilityReadEnvironment, p) {
+		return forbidden("")
+	}
+	if bySearch && utf8.RuneCountInString(search) < minSearchLength {
+		return badRequest("Search query is less than " + strconv.Itoa(minSearchLength) + " characters")
+	}
+	var rows []*environment
+	for _, e := range p.environments {
+		switch {
+		case byName && e.name != name:
+		case bySearch && !strings.HasPrefix(strings.ToLower(e.name), strings.ToLower(search)):
+		case byState && e.state != state:
+		default:
+			rows = append(rows, e)
+		}
+	}
+	start, end := pr.window(len(rows))
+	out := make([]map[string]any, 0, end-start)
+	for _, e := range rows[start:end] {
+		out = append(out, f.environmentEntity(e, c.who.user, c.base, false))
+	}
+	pr.setHeaders(c, len(rows))
+	writeJSON(c.w, http.StatusOK, out)
+	return nil
+}
+
+// findEnvironmentFor validates :environment_id, finds the project, checks
+// read_environment and finds the environment, in GitLab's order.
+func (f *Fake) findEnvironmentFor(c *call) (*project, *environment, *apiError) {
+	v := validator{p: c.p}
+	id, _ := v.integer("environment_id", true)
+	if err := v.err(); err != nil {
+		return nil, nil, err
+	}
+	p, err := f.findProject(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !f.can(c.who.user, abilityReadEnvironment, p) {
+		return nil, nil, forbidden("")
+	}
+	e := p.environmentByID(id)
+	if e == nil {
+		return nil, nil, recordNotFound()
+	}
+	return p, e, nil
+}
+
+func (p *project) environmentByID(id int64) *environment {
+	for _, e := range p.environments {
+		if e.id == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// getEnvironment serves GET /projects/:id/environments/:environment_id,
+// the only route that also renders last_deployment.
+func (f *Fake) getEnvironment(c *call) *apiError {
+	_, e, err := f.findEnvironmentFor(c)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, f.environmentEntity(e, c.who.user, c.base, true))
+	return nil
+}
+
+// envChange is the set of attributes a create or edit assigns; a nil
+// pointer leaves the attribute alone, a pointer to "" clears it.
+type envChange struct {
+	externalURL, tier, namespace, fluxPath, description, autoStop *string
+	agentID                                                       *int64 // 0 clears
+	setAgent                                                      bool
+}
+
+// parseEnvChange validates the optional attributes shared by POST and PUT
+// the way Grape declares them. Blank and null values are kept as "": the
+// model's nullify_if_blank turns them into nil.
+func parseEnvChange(v *validator, create bool) envChange {
+	var ch envChange
+	ch.externalURL = optionalString(v, "external_url")
+	if _, ok := v.p["slug"]; ok {
+		v.fail("slug", slugAbsence)
+	}
+	if t := optionalString(v, "tier"); t != nil {
+		if *t == "" && v.p["tier"].isNull {
+			ch.tier = t // tier: null re-guesses the tier
+		} else if slices.Contains(envTiers, *t) {
+			ch.tier = t
+		} else {
+			v.fail("tier", "does not have a valid value")
+		}
+	}
+	if raw, ok := v.p["cluster_agent_id"]; ok {
+		ch.setAgent = true
+		var id int64
+		switch {
+		case raw.isNull || (!raw.isArray && !raw.isHash && strings.TrimSpace(raw.value) == ""):
+		default:
+			n, ok := v.integer("cluster_agent_id", false)
+			if !ok {
+				ch.setAgent = false
+			}
+			id = n
+		}
+		ch.agentID = &id
+	}
+	ch.namespace = optionalString(v, "kubernetes_namespace")
+	ch.fluxPath = optionalString(v, "flux_resource_path")
+	ch.description = optionalString(v, "description")
+	if a := optionalString(v, "auto_stop_setting"); a != nil {
+		if slices.Contains(autoStopSettings, *a) {
+			ch.autoStop = a
+		} else {
+			v.fail("auto_stop_setting", "does not have a valid value")
+		}
+	} else if create {
+		always := autoStopAlways
+		ch.autoStop = &always
+	}
+	return ch
+}
+
+// optionalString returns a String parameter that was sent, "" for a blank
+// or null one, and nil when it was not sent.
+func optionalString(v *validator, name string) *string {
+	pv, ok := v.p[name]
+	if !ok {
+		return nil
+	}
+	if pv.isArray || pv.isHash {
+		v.fail(name, "is invalid")
+		return nil
+	}
+	s := pv.value
+	return &s
+}
+
+// resolveAgent is the API's agent check: the ID must name an agent of the
+// project that the caller may read (Clusters::AgentsFinder).
+func (f *Fake) resolveAgent(u *user, p *project, ch envChange) (*agent, *apiError) {
+	if !ch.setAgent || *ch.agentID == 0 {
+		return nil, nil
+	}
+	if a := f.visibleAgent(u, p, *ch.agentID); a != nil {
+		return a, nil
+	}
+	return nil, badRequest(agentNotAssociable)
+}
+
+// createEnvironment serves POST /projects/:id/environments.
+func (f *Fake) createEnvironment(c *call) *apiError {
+	v := validator{p: c.p}
+	name, _ := v.str("name", true)
+	ch := parseEnvChange(&v, true)
+	if err := v.err(); err != nil {
+		return err
+	}
+	p, err := f.findProject(c)
+	if err != nil {
+		return err
+	}
+	if !f.can(c.who.user, abilityCreateEnvironment, p) {
+		return forbidden("")
+	}
+	ag, err := f.resolveAgent(c.who.user, p, ch)
+	if err != nil {
+		return err
+	}
+	e := &environment{project: p, name: name, state: envAvailable}
+	if msgs := f.applyEnvChange(e, ch, ag, true); len(msgs) > 0 {
+		return messageError(http.StatusBadRequest, msgs)
+	}
+	now := f.now()
+	e.id, e.slug, e.createdAt, e.updatedAt = f.next("environment"), environmentSlug(name), now, now
+	p.environments = append(p.environments, e)
+	writeJSON(c.w, http.StatusCreated, f.environmentEntity(e, c.who.user, c.base, false))
+	return nil
+}
+
+// editEnvironment serves PUT /projects/:id/environments/:environment_id.
+// GitLab checks update_environment on the project, not on the environment,
+// so protected environments do not restrict this route; name is not a
+// parameter any more and is ignored.
+func (f *Fake) editEnvironment(c *call) *apiError {
+	v := validator{p: c.p}
+	id, _ := v.integer("environment_id", true)
+	ch := parseEnvChange(&v, false)
+	if err := v.err(); err != nil {
+		return err
+	}
+	p, err := f.findProject(c)
+	if err != nil {
+		return err
+	}
+	if !f.can(c.who.user, abilityUpdateEnvironment, p) {
+		return forbidden("")
+	}
+	e := p.environmentByID(id)
+	if e == nil {
+		return recordNotFound()
+	}
+	ag, err := f.resolveAgent(c.who.user, p, ch)
+	if err != nil {
+		return err
+	}
+	draft := *e
+	if msgs := f.applyEnvChange(&draft, ch, ag, false); len(msgs) > 0 {
+		return messageError(http.StatusBadRequest, msgs)
+	}
+	if draft != *e {
+		draft.updatedAt = f.now()
+		*e = draft
+	}
+	writeJSON(c.w, http.StatusOK, f.environmentEntity(e, c.who.user, c.base, false))
+	return nil
+}
+
+// applyEnvChange assigns ch to e and runs the model's validations on the
+// result, returning its errors by attribute (nothing is kept by the
+// caller when there are any).
+func (f *Fake) applyEnvChange(e *environment, ch envChange, ag *agent, create bool) map[string][]string {
+	old := *e
+	set := func(dst *string, v *string) { // nullify_if_blank
+		switch {
+		case v == nil:
+		case strings.TrimSpace(*v) == "":
+			*dst = ""
+		default:
+			*dst = *v
+		}
+	}
+	set(&e.externalURL, ch.externalURL)
+	set(&e.kubernetesNamespace, ch.namespace)
+	set(&e.fluxResourcePath, ch.fluxPath)
+	set(&e.description, ch.description)
+	set(&e.autoStopSetting, ch.autoStop)
+	if ch.tier != nil {
+		e.tier = *ch.tier
+	}
+	if ch.setAgent {
+		e.clusterAgent = ag
+	}
+	if e.tier == "" { // ensure_environment_tier
+		e.tier = guessTier(e.name)
+	}
+	errs := map[string][]string{}
+	add := func(attr string, msgs ...string) {
+		if len(msgs) > 0 {
+			errs[attr] = append(errs[attr], msgs...)
+		}
+	}
+	if create {
+		msgs := validateEnvironmentName(e.name)
+		if e.project.environmentNamed(e.name) != nil {
+			msgs = append(msgs, "has already been taken")
+		}
+		add("name", msgs...)
+	}
+	add("external_url", validateExternalURL(e.externalURL)...)
+	if e.description != old.description && utf8.RuneCountInString(e.description) > maxDescription {
+		add("description", "is too long (maximum is 10000 characters)")
+	}
+	if create || e.clusterAgent != old.clusterAgent || e.kubernetesNamespace != old.kubernetesNamespace {
+		add("kubernetes_namespace", validateNamespace(e.kubernetesNamespace, e.clusterAgent != nil)...)
+	}
+	if create || e.kubernetesNamespace != old.kubernetesNamespace || e.fluxResourcePath != old.fluxResourcePath {
+		add("flux_resource_path", validateFluxPath(e.fluxResourcePath, e.kubernetesNamespace != "")...)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// validateExternalURL is the length validation and safe_external_url.
+func validateExternalURL(u string) []string {
+	if u == "" {
+		return nil
+	}
+	var msgs []string
+	if utf8.RuneCountInString(u) > maxEnvStringLength {
+		msgs = append(msgs, "is too long (maximum is 255 characters)")
+	}
+	parsed, err := url.Parse(u)
+	switch {
+	case err != nil:
+		msgs = append(msgs, "URI is invalid")
+	case slices.Contains(unsafeSchemes, strings.ToLower(parsed.Scheme)):
+		msgs = append(msgs, strings.ToLower(parsed.Scheme)+" scheme is not allowed")
+	}
+	return msgs
+}
+
+// validateNamespace is the kubernetes_namespace validation: length 1..63,
+// Gitlab::Regex.kubernetes_namespace_regex, and no namespace without an
+// agent.
+func validateNamespace(ns string, hasAgent bool) []string {
+	if ns == "" {
+		return nil
+	}
+	var msgs []string
+	if len(ns) > maxNamespaceLength {
+		msgs = append(msgs, "is too long (maximum is 63 characters)")
+	}
+	if !dnsLabel.MatchString(ns) {
+		msgs = append(msgs, namespaceFormatMsg)
+	}
+	if !hasAgent {
+		msgs = append(msgs, "cannot be set without a cluster agent")
+	}
+	return msgs
+}
+
+// validateFluxPath is the flux_resource_path validation: at most 255
+// characters and no path without a namespace. GitLab does not check the
+// path's shape.
+func validateFluxPath(path string, hasNamespace bool) []string {
+	if path == "" {
+		return nil
+	}
+	var msgs []string
+	if utf8.RuneCountInString(path) > maxEnvStringLength {
+		msgs = append(msgs, "is too long (maximum is 255 characters)")
+	}
+	if !hasNamespace {
+		msgs = append(msgs, "cannot be set without a kubernetes namespace")
+	}
+	return msgs
+}
+
+// deleteEnvironment serves DELETE /projects/:id/environments/:environment_id.
+// Only a stopped environment may be destroyed, and in EE only by someone it
+// is not protected from; its deployments go with it.
+func (f *Fake) deleteEnvironment(c *call) *apiError {
+	p, e, err := f.findEnvironmentFor(c)
+	if err != nil {
+		return err
+	}
+	u := c.who.user
+	if !f.can(u, abilityDestroyEnvironment, p) || e.state != envStopped || f.protectedFrom(u, e) {
+		return forbidden("")
+	}
+	if modifiedSince(c.r, e.updatedAt) {
+		return messageError(http.StatusPreconditionFailed, "412 Precondition Failed")
+	}
+	for _, d := range slices.Clone(p.deployments) {
+		if d.env == e {
+			f.removeDeployment(d)
+		}
+	}
+	p.environments = slices.DeleteFunc(p.environments, func(o *environment) bool { return o == e })
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// stopEnvironment serves POST /projects/:id/environments/:environment_id/stop.
+// The fake's environments have no stop actions, so an available
+// environment stops at once when its auto_stop_setting is "always" or
+// force is set, and stays available with "with_action".
+func (f *Fake) stopEnvironment(c *call) *apiError {
+	v := validator{p: c.p}
+	force, _ := v.boolean("force", false)
+	if err := v.err(); err != nil {
+		return err
+	}
+	p, e, err := f.findEnvironmentFor(c)
+	if err != nil {
+		return err
+	}
+	u := c.who.user
+	if !f.can(u, abilityUpdateEnvironment, p) || f.protectedFrom(u, e) {
+		return forbidden("")
+	}
+	stop := e.state == envAvailable && e.autoStopSetting == autoStopAlways
+	if force {
+		stop = e.state == envAvailable || e.state == envStopping
+	}
+	if stop {
+		e.state, e.autoStopAt, e.updatedAt = envStopped, time.Time{}, f.now()
+	}
+	writeJSON(c.w, http.StatusOK, f.environmentEntity(e, u, c.base, false))
+	return nil
+}
+
+// environmentEntity is API::Entities::Environment. The agent keys are
+// exposed only when the environment has an agent the caller may read;
+// last_deployment only on GET of one environment.
+func (f *Fake) environmentEntity(e *environment, u *user, base string, withLast bool) map[string]any {
+	out := map[string]any{
+		"id": e.id, "name": e.name, "slug": e.slug, "external_url": nullable(e.externalURL),
+		"created_at": apiTime(e.createdAt), "updated_at": apiTime(e.updatedAt), "tier": e.tier,
+		"project": projectDetails(e.project, base), "state": e.state, "auto_stop_at": apiTime(e.autoStopAt),
+		"description": nullable(e.description), "auto_stop_setting": e.autoStopSetting,
+	}
+	if e.clusterAgent != nil && f.can(u, abilityReadClusterAgent, e.clusterAgent.project) {
+		out["cluster_agent"] = agentEntity(e.clusterAgent)
+		out["kubernetes_namespace"] = nullable(e.kubernetesNamespace)
+		out["flux_resource_path"] = nullable(e.fluxResourcePath)
+	}
+	if withLast {
+		var last any
+		if d := lastDeployment(e); d != nil {
+			dj := f.deploymentJSON(d, base)
+			last = deploymentWithoutEnvironment{
+				ID: dj.ID, IID: dj.IID, Ref: dj.Ref, SHA: dj.SHA, CreatedAt: dj.CreatedAt, UpdatedAt: dj.UpdatedAt,
+				User: dj.User, Deployable: dj.Deployable, Status: dj.Status,
+			}
+		}
+		out["last_deployment"] = last
+	}
+	return out
+}
+
+// deploymentWithoutEnvironment is Entities::Deployment with the
+// environment left out, as nested in an environment.
+type deploymentWithoutEnvironment struct {
+	ID         int64          `json:"id"`
+	IID        int64          `json:"iid"`
+	Ref        string         `json:"ref"`
+	SHA        string         `json:"sha"`
+	CreatedAt  apiTime        `json:"created_at"`
+	UpdatedAt  apiTime        `json:"updated_at"`
+	User       *userBasicJSON `json:"user"`
+	Deployable *jobJSON       `json:"deployable"`
+	Status     string         `json:"status"`
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// projectDetailsJSON is the part of API::Entities::BasicProjectDetails the
+// fake can fill.
+type projectDetailsJSON struct {
+	ID                int64         `json:"id"`
+	Description       *string       `json:"description"`
+	Name              string        `json:"name"`
+	NameWithNamespace string        `json:"name_with_namespace"`
+	Path              string        `json:"path"`
+	PathWithNamespace string        `json:"path_with_namespace"`
+	CreatedAt         apiTime       `json:"created_at"`
+	DefaultBranch     string        `json:"default_branch"`
+	TagList           []string      `json:"tag_list"`
+	Topics            []string      `json:"topics"`
+	SSHURLToRepo      string        `json:"ssh_url_to_repo"`
+	HTTPURLToRepo     string        `json:"http_url_to_repo"`
+	WebURL            string        `json:"web_url"`
+	ReadmeURL         *string       `json:"readme_url"`
+	ForksCount        int           `json:"forks_count"`
+	AvatarURL         *string       `json:"avatar_url"`
+	StarCount         int           `json:"star_count"`
+	LastActivityAt    apiTime       `json:"last_activity_at"`
+	Namespace         namespaceJSON `json:"namespace"`
+}
+
+type namespaceJSON struct {
+	ID        int64   `json:"id"`
+	Name      string  `json:"name"`
+	Path      string  `json:"path"`
+	Kind      string  `json:"kind"`
+	FullPath  string  `json:"full_path"`
+	ParentID  *int64  `json:"parent_id"`
+	AvatarURL *string `json:"avatar_url"`
+	WebURL    string  `json:"web_url"`
+}
+
+func projectDetails(p *project, base string) projectDetailsJSON {
+	host := strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
+	ns := namespaceJSON{ID: p.namespace.id, Name: p.namespace.name, Path: p.namespace.path(), Kind: "group",
+		FullPath: p.namespace.fullPath, WebURL: base + "/groups/" + p.namespace.fullPath}
+	if p.namespace.parent != nil {
+		ns.ParentID = &p.namespace.parent.id
+	}
+	return projectDetailsJSON{ID: p.id, Description: nullable(p.description), Name: p.name,
+		NameWithNamespace: p.nameWithNamespace(), Path: p.path(), PathWithNamespace: p.fullPath,
+		DefaultBranch: p.defaultBranch, TagList: []string{}, Topics: []string{},
+		SSHURLToRepo:  "git@" + host + ":" + p.fullPath + ".git",
+		HTTPURLToRepo: base + "/" + p.fullPath + ".git", WebURL: base + "/" + p.fullPath, Namespace: ns}
+}
+
+// nameWithNamespace is "Group / Subgroup / project".
+func (p *project) nameWithNamespace() string {
+	var names []string
+	for g := p.namespace; g != nil; g = g.parent {
+		names = append([]string{g.name}, names...)
+	}
+	return strings.Join(append(names, p.name), " / ")
+}
+
+func (g *group) path() string {
+	return g.fullPath[strings.LastIndex(g.fullPath, "/")+1:]
+}
