@@ -15,7 +15,7 @@ import (
 	"strings"
 	"unicode"
 
-	rollgatev1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
 
 // Field names one environment attribute rollgate manages. The names are
@@ -117,19 +117,19 @@ var (
 // the overwrite annotation) that cannot be used.
 func FromAnnotations(annotations map[string]string, namespace string) (Desired, error) {
 	var d Desired
-	if v, ok := annotations[rollgatev1alpha1.AnnotationTier]; ok {
+	if v, ok := annotations[gitlabv1alpha1.AnnotationTier]; ok {
 		if err := ValidateTier(v); err != nil {
 			return Desired{}, err
 		}
 		d.Tier = &v
 	}
-	if v, ok := annotations[rollgatev1alpha1.AnnotationExternalURL]; ok {
+	if v, ok := annotations[gitlabv1alpha1.AnnotationExternalURL]; ok {
 		if err := ValidateExternalURL(v); err != nil {
 			return Desired{}, err
 		}
 		d.ExternalURL = &v
 	}
-	if v, ok := annotations[rollgatev1alpha1.AnnotationAgent]; ok {
+	if v, ok := annotations[gitlabv1alpha1.AnnotationAgent]; ok {
 		ref, err := ParseAgentRef(v)
 		if err != nil {
 			return Desired{}, err
@@ -139,17 +139,17 @@ func FromAnnotations(annotations map[string]string, namespace string) (Desired, 
 		}
 		d.Agent, d.KubernetesNamespace = &ref, &namespace
 	}
-	if v, ok := annotations[rollgatev1alpha1.AnnotationFluxResourcePath]; ok {
+	if v, ok := annotations[gitlabv1alpha1.AnnotationFluxResourcePath]; ok {
 		if err := ValidateFluxResourcePath(v); err != nil {
 			return Desired{}, err
 		}
 		if d.Agent == nil {
-			return Desired{}, invalid(ReasonInvalidFluxResourcePath, rollgatev1alpha1.AnnotationFluxResourcePath,
-				"needs "+rollgatev1alpha1.AnnotationAgent+": GitLab links a Flux resource only to an environment with an agent and a namespace")
+			return Desired{}, invalid(ReasonInvalidFluxResourcePath, gitlabv1alpha1.AnnotationFluxResourcePath,
+				"needs "+gitlabv1alpha1.AnnotationAgent+": GitLab links a Flux resource only to an environment with an agent and a namespace")
 		}
 		d.FluxResourcePath = &v
 	}
-	if v, ok := annotations[rollgatev1alpha1.AnnotationEnvironmentOverwrite]; ok {
+	if v, ok := annotations[gitlabv1alpha1.AnnotationEnvironmentOverwrite]; ok {
 		ow, err := ParseOverwrite(v)
 		if err != nil {
 			return Desired{}, err
@@ -162,7 +162,7 @@ func FromAnnotations(annotations map[string]string, namespace string) (Desired, 
 // ValidateTier checks a tier annotation value.
 func ValidateTier(v string) error {
 	if !slices.Contains(Tiers, v) {
-		return invalid(ReasonInvalidTier, rollgatev1alpha1.AnnotationTier,
+		return invalid(ReasonInvalidTier, gitlabv1alpha1.AnnotationTier,
 			"is "+strconv.Quote(v)+"; use one of "+strings.Join(Tiers, ", "))
 	}
 	return nil
@@ -171,7 +171,7 @@ func ValidateTier(v string) error {
 // ValidateExternalURL checks an external URL annotation value: an
 // absolute http or https URL with a host, at most 255 characters.
 func ValidateExternalURL(v string) error {
-	const a = rollgatev1alpha1.AnnotationExternalURL
+	const a = gitlabv1alpha1.AnnotationExternalURL
 	if len(v) > maxURLLength {
 		return invalid(ReasonInvalidExternalURL, a, "is "+strconv.Itoa(len(v))+" characters long; GitLab allows 255")
 	}
@@ -190,12 +190,12 @@ func ValidateExternalURL(v string) error {
 func ParseAgentRef(v string) (AgentRef, error) {
 	if id, err := strconv.ParseInt(v, 10, 64); err == nil {
 		if id <= 0 {
-			return AgentRef{}, invalid(ReasonInvalidAgent, rollgatev1alpha1.AnnotationAgent, "is "+v+"; an agent ID is positive")
+			return AgentRef{}, invalid(ReasonInvalidAgent, gitlabv1alpha1.AnnotationAgent, "is "+v+"; an agent ID is positive")
 		}
 		return AgentRef{ID: id}, nil
 	}
 	if len(v) > 63 || !dnsLabel.MatchString(v) {
-		return AgentRef{}, invalid(ReasonInvalidAgent, rollgatev1alpha1.AnnotationAgent, "is "+strconv.Quote(v)+
+		return AgentRef{}, invalid(ReasonInvalidAgent, gitlabv1alpha1.AnnotationAgent, "is "+strconv.Quote(v)+
 			"; use the agent's numeric ID or its name (lowercase letters, digits and '-', at most 63 characters)")
 	}
 	return AgentRef{Name: v}, nil
@@ -205,7 +205,7 @@ func ParseAgentRef(v string) (AgentRef, error) {
 // label of at most 63 characters.
 func ValidateNamespace(ns string) error {
 	if len(ns) > 63 || !dnsLabel.MatchString(ns) {
-		return invalid(ReasonInvalidNamespace, rollgatev1alpha1.AnnotationAgent,
+		return invalid(ReasonInvalidNamespace, gitlabv1alpha1.AnnotationAgent,
 			"links the environment to namespace "+strconv.Quote(ns)+", which is not a DNS label GitLab accepts")
 	}
 	return nil
@@ -215,7 +215,7 @@ func ValidateNamespace(ns string) error {
 // helm.toolkit.fluxcd.io/<version>/namespaces/<ns>/helmreleases/<name> or
 // kustomize.toolkit.fluxcd.io/<version>/namespaces/<ns>/kustomizations/<name>.
 func ValidateFluxResourcePath(v string) error {
-	const a = rollgatev1alpha1.AnnotationFluxResourcePath
+	const a = gitlabv1alpha1.AnnotationFluxResourcePath
 	m := fluxPath.FindStringSubmatch(v)
 	if m == nil {
 		return invalid(ReasonInvalidFluxResourcePath, a, "is "+strconv.Quote(v)+
@@ -254,7 +254,7 @@ func ParseOverwrite(v string) (map[Field]bool, error) {
 			for _, f := range Fields {
 				names = append(names, string(f))
 			}
-			return nil, invalid(ReasonInvalidOverwrite, rollgatev1alpha1.AnnotationEnvironmentOverwrite,
+			return nil, invalid(ReasonInvalidOverwrite, gitlabv1alpha1.AnnotationEnvironmentOverwrite,
 				"names "+strconv.Quote(string(f))+"; use true, false or a comma-separated list of "+strings.Join(names, ", "))
 		}
 		out[f] = true

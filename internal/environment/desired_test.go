@@ -7,18 +7,18 @@ import (
 
 	. "github.com/onsi/gomega"
 
-	rollgatev1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
 
 const helmPath = "helm.toolkit.fluxcd.io/v2/namespaces/shop/helmreleases/shop"
 
 func TestFromAnnotations(t *testing.T) {
 	const (
-		tier  = rollgatev1alpha1.AnnotationTier
-		ext   = rollgatev1alpha1.AnnotationExternalURL
-		agent = rollgatev1alpha1.AnnotationAgent
-		flux  = rollgatev1alpha1.AnnotationFluxResourcePath
-		ow    = rollgatev1alpha1.AnnotationEnvironmentOverwrite
+		tier  = gitlabv1alpha1.AnnotationTier
+		ext   = gitlabv1alpha1.AnnotationExternalURL
+		agent = gitlabv1alpha1.AnnotationAgent
+		flux  = gitlabv1alpha1.AnnotationFluxResourcePath
+		ow    = gitlabv1alpha1.AnnotationEnvironmentOverwrite
 	)
 	for _, tc := range []struct {
 		name      string

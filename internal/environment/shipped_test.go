@@ -41,7 +41,7 @@ func TestShippedMessage(t *testing.T) {
 
 func TestShippedMessageStaysUnderTheEventLimit(t *testing.T) {
 	g := NewWithT(t)
-	var mrs []ShippedMergeRequest
+	mrs := make([]ShippedMergeRequest, 0, 200)
 	for i := range 200 {
 		mrs = append(mrs, ShippedMergeRequest{IID: int64(10000 + i), Title: strings.Repeat("é", 90)})
 	}

@@ -119,4 +119,3 @@ func validateFluxPath(path string, hasNamespace bool) []string {
 	}
 	return msgs
 }
-

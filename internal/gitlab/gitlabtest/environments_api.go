@@ -305,7 +305,7 @@ func (f *Fake) deleteEnvironment(c *call) *apiError {
 // force is set, and stays available with "with_action".
 func (f *Fake) stopEnvironment(c *call) *apiError {
 	v := validator{p: c.p}
-	force, _ := v.boolean("force", false)
+	force, given := v.boolean("force", false)
 	if err := v.err(); err != nil {
 		return err
 	}
@@ -318,7 +318,7 @@ func (f *Fake) stopEnvironment(c *call) *apiError {
 		return forbidden("")
 	}
 	stop := e.state == envAvailable && e.autoStopSetting == autoStopAlways
-	if force {
+	if given && force {
 		stop = e.state == envAvailable || e.state == envStopping
 	}
 	if stop {
@@ -327,4 +327,3 @@ func (f *Fake) stopEnvironment(c *call) *apiError {
 	writeJSON(c.w, http.StatusOK, f.environmentEntity(e, u, c.base, false))
 	return nil
 }
-

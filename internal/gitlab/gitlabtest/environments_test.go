@@ -18,10 +18,10 @@ import (
 // envWorld is the standard world plus an agent "prod-agent" (ID 7) in
 // acme/shop, an agent "foreign" in another project, and the environment
 // "production" (ID 1), created through a deployment.
-func envWorld(t *testing.T, opts ...gitlabtest.Option) *world {
+func envWorld(t *testing.T) *world {
 	t.Helper()
 	g := NewWithT(t)
-	w := newWorld(t, opts...)
+	w := newWorld(t)
 	_, err := w.AddAgent(gitlabtest.AgentSpec{Project: "acme/shop", Name: "prod-agent", ID: 7, CreatedBy: "maint"})
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = w.AddProject(gitlabtest.ProjectSpec{Path: "other/infra", Members: map[string]gitlabtest.AccessLevel{"maint": gitlabtest.Maintainer}})
@@ -78,8 +78,9 @@ func TestListEnvironments(t *testing.T) {
 			g := NewWithT(t)
 			r := get("tok-dev", tc.query)
 			g.Expect(r.status).To(Equal(http.StatusOK), r.body)
-			names := []string{}
-			for _, e := range r.list() {
+			l := r.list()
+			names := make([]string, 0, len(l))
+			for _, e := range l {
 				names = append(names, e["name"].(string))
 			}
 			g.Expect(names).To(Equal(tc.want))
@@ -131,7 +132,7 @@ func TestCreateEnvironment(t *testing.T) {
 			Name: new("production/eu-1"), ExternalURL: new("https://eu.shop.example.com"),
 			ClusterAgentID: new(int64(7)), KubernetesNamespace: new("shop"),
 			FluxResourcePath: new("helm.toolkit.fluxcd.io/v2/namespaces/shop/helmreleases/shop"),
-			Description: new("EU"),
+			Description:      new("EU"),
 		})
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(resp.StatusCode).To(Equal(http.StatusCreated))
@@ -197,7 +198,9 @@ func TestGuessedTier(t *testing.T) {
 
 func TestEditEnvironment(t *testing.T) {
 	const url1 = "https://mepmep.whatever.ninja"
-	put := func(w *world, token string, body any) response { return w.do(t, http.MethodPut, envURL(1), token, body) }
+	put := func(w *world, token string, body any) response {
+		return w.do(t, http.MethodPut, envURL(1), token, body)
+	}
 
 	t.Run("external_url and tier", func(t *testing.T) {
 		g := NewWithT(t)
@@ -379,4 +382,3 @@ func TestStopAndDeleteEnvironment(t *testing.T) {
 	envs, _ = w.Environments(projectID)
 	g.Expect(envs).To(ContainElement(And(HaveField("Name", "held"), HaveField("State", "available"))))
 }
-

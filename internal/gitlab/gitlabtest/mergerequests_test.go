@@ -23,7 +23,7 @@ func mrWorld(t *testing.T) (*world, map[string]int64) {
 	t.Helper()
 	w := newWorld(t)
 	g := NewWithT(t)
-	var commits []gitlabtest.CommitSpec
+	commits := make([]gitlabtest.CommitSpec, 0, 5)
 	for _, c := range []string{"a", "b", "c", "d", "e"} {
 		commits = append(commits, gitlabtest.CommitSpec{SHA: sha(c), Title: "commit " + c})
 	}
