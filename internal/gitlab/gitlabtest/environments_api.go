@@ -38,7 +38,8 @@ var (
 
 // listEnvironments serves GET /projects/:id/environments, as
 // Environments::EnvironmentsFinder: name is an exact match, search a
-// case-insensitive prefix of the name, states one state; ordered by ID.
+// case-insensitive prefix of the name or of the name within its folder,
+// states one state; ordered by ID.
 func (f *Fake) listEnvironments(c *call) *apiError {
 	v := validator{p: c.p}
 	pr := parsePage(&v)
@@ -65,7 +66,7 @@ func (f *Fake) listEnvironments(c *call) *apiError {
 	for _, e := range p.environments {
 		switch {
 		case byName && e.name != name:
-		case bySearch && !strings.HasPrefix(strings.ToLower(e.name), strings.ToLower(search)):
+		case bySearch && !e.matchesSearch(search):
 		case byState && e.state != state:
 		default:
 			rows = append(rows, e)
@@ -326,4 +327,12 @@ func (f *Fake) stopEnvironment(c *call) *apiError {
 	}
 	writeJSON(c.w, http.StatusOK, f.environmentEntity(e, u, c.base, false))
 	return nil
+}
+
+// matchesSearch is for_name_like unioned with for_name_like_within_folder.
+func (e *environment) matchesSearch(q string) bool {
+	q = strings.ToLower(q)
+	name := strings.ToLower(e.name)
+	inFolder := strings.TrimPrefix(name, strings.ToLower(e.environmentType())+"/")
+	return strings.HasPrefix(name, q) || (e.environmentType() != "" && strings.HasPrefix(inFolder, q))
 }

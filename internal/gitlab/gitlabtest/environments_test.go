@@ -44,16 +44,18 @@ func TestListEnvironments(t *testing.T) {
 	w := envWorld(t)
 	_, err := w.AddEnvironment(gitlabtest.EnvironmentSpec{Project: "acme/shop", Name: "environment-stopped", State: "stopped"})
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	_, err = w.AddEnvironment(gitlabtest.EnvironmentSpec{Project: "acme/shop", Name: "regions/eu-1"})
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	get := func(token, query string) response { return w.do(t, http.MethodGet, envPath+query, token, nil) }
 
 	t.Run("members see the environments with pagination headers", func(t *testing.T) {
 		g := NewWithT(t)
 		r := get("tok-reporter", "")
 		g.Expect(r.status).To(Equal(http.StatusOK), r.body)
-		g.Expect(r.header.Get("X-Total")).To(Equal("2"))
+		g.Expect(r.header.Get("X-Total")).To(Equal("3"))
 		g.Expect(r.header.Get("X-Page")).To(Equal("1"))
 		l := r.list()
-		g.Expect(l).To(HaveLen(2))
+		g.Expect(l).To(HaveLen(3))
 		g.Expect(l[0]["name"]).To(Equal("production"))
 		g.Expect(l[0]["tier"]).To(Equal("production"))
 		g.Expect(l[0]["external_url"]).To(BeNil())
@@ -70,9 +72,11 @@ func TestListEnvironments(t *testing.T) {
 		{"by a name that does not exist", "?name=test", []string{}},
 		{"by search, a case-insensitive prefix", "?search=ENVIR", []string{"environment-stopped"}},
 		{"by a search that matches nothing", "?search=test", []string{}},
-		{"by state", "?states=available", []string{"production"}},
+		{"by search within a folder", "?search=eu-", []string{"regions/eu-1"}},
+		{"by search on the folder", "?search=regions/", []string{"regions/eu-1"}},
+		{"by state", "?states=available", []string{"production", "regions/eu-1"}},
 		{"by stopped state", "?states=stopped", []string{"environment-stopped"}},
-		{"second page", "?per_page=1&page=2", []string{"environment-stopped"}},
+		{"second page", "?per_page=2&page=2", []string{"regions/eu-1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
