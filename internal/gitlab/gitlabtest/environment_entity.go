@@ -3,8 +3,9 @@ package gitlabtest
 import "strings"
 
 // environmentEntity is API::Entities::Environment. The agent keys are
-// exposed only when the environment has an agent the caller may read;
-// last_deployment only on GET of one environment.
+// exposed only when the environment has an agent the caller may read. GET
+// of one environment (withLast) adds last_deployment and leaves out
+// project.
 func (f *Fake) environmentEntity(e *environment, u *user, base string, withLast bool) map[string]any {
 	out := map[string]any{
 		"id": e.id, "name": e.name, "slug": e.slug, "external_url": nullable(e.externalURL),
@@ -27,6 +28,7 @@ func (f *Fake) environmentEntity(e *environment, u *user, base string, withLast 
 			}
 		}
 		out["last_deployment"] = last
+		delete(out, "project")
 	}
 	return out
 }

@@ -324,6 +324,7 @@ func TestGetEnvironment(t *testing.T) {
 	m := r.json()
 	g.Expect(m["last_deployment"]).To(HaveKeyWithValue("sha", shaMain))
 	g.Expect(m["last_deployment"]).NotTo(HaveKey("environment"))
+	g.Expect(m).NotTo(HaveKey("project"))
 	g.Expect(m["cluster_agent"]).To(HaveKeyWithValue("name", "prod-agent"))
 	g.Expect(m["kubernetes_namespace"]).To(Equal("flux-system"))
 	g.Expect(m["flux_resource_path"]).To(Equal("HelmRelease/flux-system"))
