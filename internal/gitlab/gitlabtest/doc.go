@@ -88,7 +88,8 @@
 //	     cluster_agent: prod-agent, kubernetes_namespace: shop, description: Live, state: available}
 //	merge_requests:           # MergeRequestSpec
 //	  - {project: acme/shop, title: Fix, target_branch: main, merged_at: 2024-01-01T00:00:00Z,
-//	     merge_commit_sha: "bbbb…", squash_commit_sha: "", created_at: 2024-01-01T00:00:00Z}
+//	     merge_commit_sha: "bbbb…", squash_commit_sha: "", cherry_pick_shas: ["cccc…"],
+//	     created_at: 2024-01-01T00:00:00Z}
 //	protected_environments:   # ProtectedEnvironmentSpec
 //	  - project: acme/shop
 //	    name: production

@@ -18,14 +18,15 @@ import (
 //   - with a previous successful deployment of the environment (the newest
 //     one with a smaller ID, Deployment#previous_deployment), the merged
 //     merge requests whose merge or squash commit is in the commit range
-//     previous.sha..deployment.sha;
+//     previous.sha..deployment.sha, and the merge requests (in any state)
+//     cherry-picked by a commit of that range;
 //   - without one, every merged merge request whose target branch is the
 //     deployment's ref.
 //
 // The fake has no git graph. A commit range is read from the branches'
 // first-parent histories (ProjectSpec.History, PushCommits); see
-// commitsBetween for the approximation. Cherry-picked merge requests,
-// which GitLab finds through system notes, are not linked.
+// commitsBetween for the approximation. GitLab finds cherry-picks through
+// system notes; the fake through MergeRequestSpec.CherryPickSHAs.
 func (f *Fake) linkMergeRequests(d *deployment) {
 	if !d.env.shouldLinkToMergeRequests() {
 		return
@@ -40,9 +41,17 @@ func (f *Fake) linkMergeRequests(d *deployment) {
 		}
 		return
 	}
-	for _, sha := range p.commitsBetween(prev.sha, d.sha, d.ref) {
+	shas := p.commitsBetween(prev.sha, d.sha, d.ref)
+	for _, sha := range shas {
 		for _, mr := range p.mergeRequests {
 			if mr.state == mrMerged && (mr.mergeCommitSHA == sha || (mr.squashCommitSHA != "" && mr.squashCommitSHA == sha)) {
+				link(d, mr)
+			}
+		}
+	}
+	for _, mr := range p.mergeRequests {
+		for _, sha := range mr.cherryPickSHAs {
+			if slices.Contains(shas, sha) {
 				link(d, mr)
 			}
 		}

@@ -82,6 +82,18 @@ func TestMergeRequestLinking(t *testing.T) {
 		// target branch here), d (squashed) and e; the closed one is not merged.
 		g.Expect(w.linked(t, second)).To(Equal([]string{"release-c", "e", "d"}))
 	})
+	t.Run("a merge request cherry-picked into the range is linked", func(t *testing.T) {
+		g := NewWithT(t)
+		w, _ := mrWorld(t)
+		g.Expect(w.PushCommits("acme/shop", "stable", gitlabtest.CommitSpec{SHA: sha("5")}, gitlabtest.CommitSpec{SHA: sha("6")})).To(Succeed())
+		_, err := w.AddMergeRequest(gitlabtest.MergeRequestSpec{Project: "acme/shop", Title: "picked", TargetBranch: "main",
+			State: "opened", CherryPickSHAs: []string{sha("6")}})
+		g.Expect(err).NotTo(HaveOccurred())
+		w.create(t, "tok-dev", "production", "stable", sha("5"), "success")
+		w.clock.Advance(time.Minute)
+		id := w.create(t, "tok-dev", "production", "stable", sha("6"), "success")
+		g.Expect(w.linked(t, id)).To(Equal([]string{"picked"}))
+	})
 	t.Run("a redeploy or a rollback links nothing", func(t *testing.T) {
 		g := NewWithT(t)
 		w, _ := mrWorld(t)

@@ -283,6 +283,7 @@ type mergeRequest struct {
 	closedAt        time.Time
 	mergeCommitSHA  string
 	squashCommitSHA string
+	cherryPickSHAs  []string
 	sha             string
 }
 

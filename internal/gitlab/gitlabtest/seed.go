@@ -112,6 +112,10 @@ type MergeRequestSpec struct {
 	// SquashCommitSHA is the squash commit of a merge request merged with
 	// squash; it links the merge request like its merge commit does.
 	SquashCommitSHA string `json:"squash_commit_sha,omitempty"`
+	// CherryPickSHAs are commits that cherry-picked the merge request into
+	// another branch (GitLab records them as system notes); a deployment
+	// whose commit range holds one links the merge request.
+	CherryPickSHAs []string `json:"cherry_pick_shas,omitempty"`
 	// CreatedAt defaults to now; it orders the deployment merge request list.
 	CreatedAt time.Time `json:"created_at,omitzero"`
 }

@@ -196,6 +196,9 @@ func (f *Fake) AddMergeRequest(s MergeRequestSpec) (int64, error) {
 		state: defaultString(s.State, mrMerged), author: author, createdAt: created, updatedAt: now,
 		mergeCommitSHA: strings.ToLower(s.MergeCommitSHA), squashCommitSHA: strings.ToLower(s.SquashCommitSHA),
 		sha: strings.ToLower(defaultString(s.SquashCommitSHA, s.MergeCommitSHA))}
+	for _, c := range s.CherryPickSHAs {
+		mr.cherryPickSHAs = append(mr.cherryPickSHAs, strings.ToLower(c))
+	}
 	if !slices.Contains([]string{"opened", mrClosed, "locked", mrMerged}, mr.state) {
 		return 0, fmt.Errorf("%w: merge request state %q", ErrInvalid, mr.state)
 	}
