@@ -33,6 +33,7 @@
 //	POST   /-/fake/seed                            Seed as JSON or YAML
 //	GET    /-/fake/projects/{project}/deployments  ?environment=NAME
 //	GET    /-/fake/projects/{project}/environments
+//	POST   /-/fake/projects/{project}/commits      {"branch": "main", "commits": [CommitSpec]}
 //	GET    /-/fake/deployments/{id}
 //	POST   /-/fake/jobs                            JobSpec → Job
 //	GET    /-/fake/jobs/{id}

@@ -238,3 +238,23 @@ merge_requests:
 	bad, _ := gitlabtest.ParseSeed([]byte(`projects: [{path: a/b, history: {main: ["` + sha("a") + `"]}, branches: {main: "` + sha("a") + `"}}]`))
 	g.Expect(gitlabtest.NewHandler().Seed(bad)).To(MatchError(ContainSubstring("both branches and history")))
 }
+
+func TestControlAPICommitsAndMergeRequests(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t)
+	ctl := func(method, path, body string) response { return w.do(t, method, "/-/fake"+path, "", body) }
+	first := w.create(t, "tok-dev", "production", "main", shaMain, "success")
+	g.Expect(first).NotTo(BeZero())
+	r := ctl(http.MethodPost, "/projects/acme%2Fshop/commits", `{"branch":"main","commits":[{"sha":"`+shaMain+`"},{"sha":"`+sha("a")+`","title":"Fix login"}]}`)
+	g.Expect(r.status).To(Equal(http.StatusNoContent), r.body)
+	r = ctl(http.MethodPost, "/seed", `{"merge_requests":[{"project":"acme/shop","title":"Fix login","target_branch":"main","merge_commit_sha":"`+sha("a")+`"}],
+	  "environments":[{"project":"acme/shop","name":"staging","external_url":"https://staging.example.com"}]}`)
+	g.Expect(r.status).To(Equal(http.StatusOK), r.body)
+	w.clock.Advance(time.Minute)
+	second := w.create(t, "tok-dev", "production", "main", sha("a"), "success")
+	g.Expect(w.linked(t, second)).To(Equal([]string{"Fix login"}))
+	r = ctl(http.MethodGet, "/projects/acme%2Fshop/environments", "")
+	g.Expect(r.body).To(ContainSubstring(`"external_url":"https://staging.example.com"`))
+	g.Expect(ctl(http.MethodPost, "/projects/acme%2Fshop/commits", `{"branch":"main","commits":[{"sha":"nothex"}]}`).status).To(Equal(http.StatusBadRequest))
+	g.Expect(ctl(http.MethodPost, "/projects/nope%2Fnope/commits", `{"branch":"main","commits":[]}`).status).To(Equal(http.StatusNotFound))
+}
