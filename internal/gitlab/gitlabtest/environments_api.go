@@ -128,8 +128,10 @@ func (f *Fake) getEnvironment(c *call) *apiError {
 // pointer leaves the attribute alone, a pointer to "" clears it.
 type envChange struct {
 	externalURL, tier, namespace, fluxPath, description, autoStop *string
-	agentID                                                       *int64 // 0 clears
-	setAgent                                                      bool
+	// setAgent says cluster_agent_id was sent; agentID is nil when it was
+	// null or blank (which clears the agent).
+	agentID  *int64
+	setAgent bool
 }
 
 // parseEnvChange validates the optional attributes shared by POST and PUT
@@ -151,18 +153,11 @@ func parseEnvChange(v *validator, create bool) envChange {
 		}
 	}
 	if raw, ok := v.p["cluster_agent_id"]; ok {
-		ch.setAgent = true
-		var id int64
-		switch {
-		case raw.isNull || (!raw.isArray && !raw.isHash && strings.TrimSpace(raw.value) == ""):
-		default:
-			n, ok := v.integer("cluster_agent_id", false)
-			if !ok {
-				ch.setAgent = false
-			}
-			id = n
+		blank := raw.isNull || (!raw.isArray && !raw.isHash && strings.TrimSpace(raw.value) == "")
+		if n, ok := v.integer("cluster_agent_id", false); ok {
+			ch.agentID = &n
 		}
-		ch.agentID = &id
+		ch.setAgent = blank || ch.agentID != nil
 	}
 	ch.namespace = optionalString(v, "kubernetes_namespace")
 	ch.fluxPath = optionalString(v, "flux_resource_path")
@@ -198,7 +193,8 @@ func optionalString(v *validator, name string) *string {
 // resolveAgent is the API's agent check: the ID must name an agent of the
 // project that the caller may read (Clusters::AgentsFinder).
 func (f *Fake) resolveAgent(u *user, p *project, ch envChange) (*agent, *apiError) {
-	if !ch.setAgent || *ch.agentID == 0 {
+	// Any integer is looked up, 0 included (it is truthy in Ruby).
+	if !ch.setAgent || ch.agentID == nil {
 		return nil, nil
 	}
 	if a := f.visibleAgent(u, p, *ch.agentID); a != nil {

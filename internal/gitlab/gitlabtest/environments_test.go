@@ -263,6 +263,7 @@ func TestEditEnvironment(t *testing.T) {
 		g := NewWithT(t)
 		w := envWorld(t)
 		expectBody(g, put(w, "tok-dev", url.Values{"cluster_agent_id": {"999"}}), 400, agentMissing)
+		expectBody(g, put(w, "tok-dev", `{"cluster_agent_id":0}`), 400, agentMissing)
 		expectBody(g, put(w, "tok-dev", url.Values{"cluster_agent_id": {"8"}}), 400, agentMissing)
 		expectBody(g, put(w, "tok-dev", url.Values{"cluster_agent_id": {"x"}}), 400, `{"error":"cluster_agent_id is invalid"}`)
 		expectBody(g, put(w, "tok-dev", url.Values{"slug": {"production-foo"}}), 400, `{"error":"slug is automatically generated and cannot be changed"}`)
