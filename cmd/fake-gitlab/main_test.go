@@ -84,6 +84,15 @@ func TestSeedFileAndBaseURL(t *testing.T) {
 	g.Expect(ds[0].Status).To(Equal("blocked"))
 	g.Expect(ds[0].CreatedAt.UTC()).To(Equal(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)))
 	g.Expect(resp.FirstLink).To(HavePrefix("https://gitlab.example.com/api/v4/projects/acme%2Fshop/deployments?"))
+
+	envs, _, err := c.Environments.ListEnvironments("acme/shop", &gitlab.ListEnvironmentsOptions{Name: new("production")})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(envs).To(HaveLen(1))
+	g.Expect(envs[0].ExternalURL).To(Equal("https://shop.example.com"))
+	agents, _, err := c.ClusterAgents.ListAgents("acme/shop", nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(agents).To(HaveLen(1))
+	g.Expect(agents[0].Name).To(Equal("prod-agent"))
 }
 
 func TestBadFlags(t *testing.T) {

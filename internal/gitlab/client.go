@@ -50,6 +50,34 @@ type Client interface {
 	// until the last page or opts.MaxItems. Approval fields are not filled:
 	// GitLab's list entity does not carry them.
 	ListDeployments(ctx context.Context, project string, opts ListOptions) ([]Deployment, error)
+
+	// GetEnvironmentByName reads the environment with exactly this name
+	// (GET /environments?name=). It returns nil and no error when the
+	// project has no such environment: GitLab creates it with the first
+	// deployment record.
+	GetEnvironmentByName(ctx context.Context, project, name string) (*Environment, error)
+
+	// EditEnvironment changes an environment's metadata (PUT), sending
+	// only the fields the edit sets. An empty edit is a Terminal error and
+	// sends nothing. An unknown or foreign agent ID is a 400 ("cluster
+	// agent doesn't exist or cannot be associated with this environment");
+	// a namespace without an agent, or a Flux resource path without a
+	// namespace, is a 400 naming the field.
+	EditEnvironment(ctx context.Context, project string, id int64, edit EnvironmentEdit) (*Environment, error)
+
+	// ResolveAgent finds a GitLab agent registered in the project by its
+	// numeric ID (GET /cluster_agents/:id) or by its name (listing the
+	// project's agents). An agent that does not exist, or a token that may
+	// not read the project's agents (below Developer), gives an error for
+	// which IsNotFound is true.
+	ResolveAgent(ctx context.Context, project, ref string) (*Agent, error)
+
+	// ListDeploymentMergeRequests reads the merge requests GitLab linked to
+	// a deployment when it succeeded, at most maxItems of them (newest
+	// first), and how many there are in all. With maxItems up to 100 it is
+	// one request. GitLab answers an empty list, not a 404, for a
+	// deployment that does not exist.
+	ListDeploymentMergeRequests(ctx context.Context, project string, deploymentID int64, maxItems int) (*MergeRequestList, error)
 }
 
 // CreateOptions are the fields of a new deployment record. All are sent;

@@ -17,6 +17,14 @@ type FakeClient struct {
 	GetDeploymentFunc func(ctx context.Context, project string, id int64) (*Deployment, error)
 	// ListDeploymentsFunc implements ListDeployments.
 	ListDeploymentsFunc func(ctx context.Context, project string, opts ListOptions) ([]Deployment, error)
+	// GetEnvironmentByNameFunc implements GetEnvironmentByName.
+	GetEnvironmentByNameFunc func(ctx context.Context, project, name string) (*Environment, error)
+	// EditEnvironmentFunc implements EditEnvironment.
+	EditEnvironmentFunc func(ctx context.Context, project string, id int64, edit EnvironmentEdit) (*Environment, error)
+	// ResolveAgentFunc implements ResolveAgent.
+	ResolveAgentFunc func(ctx context.Context, project, ref string) (*Agent, error)
+	// ListDeploymentMergeRequestsFunc implements ListDeploymentMergeRequests.
+	ListDeploymentMergeRequestsFunc func(ctx context.Context, project string, deploymentID int64, maxItems int) (*MergeRequestList, error)
 }
 
 var _ Client = (*FakeClient)(nil)
@@ -54,6 +62,38 @@ func (f *FakeClient) ListDeployments(ctx context.Context, project string, opts L
 		return nil, unexpected("ListDeployments")
 	}
 	return f.ListDeploymentsFunc(ctx, project, opts)
+}
+
+// GetEnvironmentByName implements Client.
+func (f *FakeClient) GetEnvironmentByName(ctx context.Context, project, name string) (*Environment, error) {
+	if f.GetEnvironmentByNameFunc == nil {
+		return nil, unexpected("GetEnvironmentByName")
+	}
+	return f.GetEnvironmentByNameFunc(ctx, project, name)
+}
+
+// EditEnvironment implements Client.
+func (f *FakeClient) EditEnvironment(ctx context.Context, project string, id int64, edit EnvironmentEdit) (*Environment, error) {
+	if f.EditEnvironmentFunc == nil {
+		return nil, unexpected("EditEnvironment")
+	}
+	return f.EditEnvironmentFunc(ctx, project, id, edit)
+}
+
+// ResolveAgent implements Client.
+func (f *FakeClient) ResolveAgent(ctx context.Context, project, ref string) (*Agent, error) {
+	if f.ResolveAgentFunc == nil {
+		return nil, unexpected("ResolveAgent")
+	}
+	return f.ResolveAgentFunc(ctx, project, ref)
+}
+
+// ListDeploymentMergeRequests implements Client.
+func (f *FakeClient) ListDeploymentMergeRequests(ctx context.Context, project string, deploymentID int64, maxItems int) (*MergeRequestList, error) {
+	if f.ListDeploymentMergeRequestsFunc == nil {
+		return nil, unexpected("ListDeploymentMergeRequests")
+	}
+	return f.ListDeploymentMergeRequestsFunc(ctx, project, deploymentID, maxItems)
 }
 
 // unexpected returns a Terminal error naming the unset method.

@@ -50,6 +50,8 @@ var routeTemplates = []string{
 	"/projects/:id/deployments/:deployment_id/merge_requests",
 	"/projects/:id/environments",
 	"/projects/:id/environments/:environment_id",
+	"/projects/:id/cluster_agents",
+	"/projects/:id/cluster_agents/:agent_id",
 	"/projects/:id",
 	"/version",
 	"/user",

@@ -16,6 +16,16 @@ const (
 	EndpointDelete        = "DELETE /projects/:id/deployments/:deployment_id"
 	EndpointMergeRequests = "GET /projects/:id/deployments/:deployment_id/merge_requests"
 	EndpointApproval      = "POST /projects/:id/deployments/:deployment_id/approval"
+	// Environments API.
+	EndpointEnvironmentList   = "GET /projects/:id/environments"
+	EndpointEnvironmentGet    = "GET /projects/:id/environments/:environment_id"
+	EndpointEnvironmentCreate = "POST /projects/:id/environments"
+	EndpointEnvironmentEdit   = "PUT /projects/:id/environments/:environment_id"
+	EndpointEnvironmentDelete = "DELETE /projects/:id/environments/:environment_id"
+	EndpointEnvironmentStop   = "POST /projects/:id/environments/:environment_id/stop"
+	// Cluster agents API.
+	EndpointAgentList = "GET /projects/:id/cluster_agents"
+	EndpointAgentGet  = "GET /projects/:id/cluster_agents/:agent_id"
 	// EndpointUnknown names any request GitLab has no route for.
 	EndpointUnknown = "UNKNOWN"
 )
@@ -26,6 +36,9 @@ type route struct {
 	projectID    string // decoded :id
 	rawProjectID string // :id as sent
 	deploymentID string // :deployment_id as sent
+	// subParam and subID are the route's second path parameter other than
+	// :deployment_id (:environment_id or :agent_id) and its value as sent.
+	subParam, subID string
 }
 
 // matchRoute matches an escaped path below /api/v4.
@@ -34,7 +47,7 @@ func matchRoute(method, path string) route {
 		method = http.MethodGet
 	}
 	segs := strings.Split(strings.Trim(path, "/"), "/")
-	if len(segs) < 3 || segs[0] != "projects" || segs[2] != "deployments" || segs[1] == "" {
+	if len(segs) < 3 || segs[0] != "projects" || segs[1] == "" {
 		return route{endpoint: EndpointUnknown}
 	}
 	id, err := url.PathUnescape(segs[1])
@@ -43,6 +56,26 @@ func matchRoute(method, path string) route {
 	}
 	rt := route{projectID: id, rawProjectID: id}
 	rest := segs[3:]
+	switch segs[2] {
+	case "deployments":
+		matchDeploymentRoute(&rt, method, rest)
+	case "environments":
+		matchEnvironmentRoute(&rt, method, rest)
+	case "cluster_agents":
+		switch {
+		case len(rest) == 0 && method == http.MethodGet:
+			rt.endpoint = EndpointAgentList
+		case len(rest) == 1 && rest[0] != "" && method == http.MethodGet:
+			rt.endpoint, rt.subParam, rt.subID = EndpointAgentGet, "agent_id", rest[0]
+		}
+	}
+	if rt.endpoint == "" {
+		rt.endpoint = EndpointUnknown
+	}
+	return rt
+}
+
+func matchDeploymentRoute(rt *route, method string, rest []string) {
 	switch {
 	case len(rest) == 0 && method == http.MethodGet:
 		rt.endpoint = EndpointList
@@ -58,10 +91,26 @@ func matchRoute(method, path string) route {
 	case len(rest) == 2 && rest[1] == "approval" && method == http.MethodPost:
 		rt.deploymentID, rt.endpoint = rest[0], EndpointApproval
 	}
-	if rt.endpoint == "" {
-		rt.endpoint = EndpointUnknown
+}
+
+// matchEnvironmentRoute matches the Environments API routes the fake
+// serves. GitLab's review_apps and stop_stale routes, which rollgate never
+// calls, are not served (404).
+func matchEnvironmentRoute(rt *route, method string, rest []string) {
+	switch {
+	case len(rest) == 0 && method == http.MethodGet:
+		rt.endpoint = EndpointEnvironmentList
+	case len(rest) == 0 && method == http.MethodPost:
+		rt.endpoint = EndpointEnvironmentCreate
+	case len(rest) == 1 && rest[0] != "" && rest[0] != "review_apps" && rest[0] != "stop_stale":
+		rt.subParam, rt.subID = "environment_id", rest[0]
+		rt.endpoint = map[string]string{
+			http.MethodGet: EndpointEnvironmentGet, http.MethodPut: EndpointEnvironmentEdit,
+			http.MethodDelete: EndpointEnvironmentDelete,
+		}[method]
+	case len(rest) == 2 && rest[0] != "" && rest[1] == "stop" && method == http.MethodPost:
+		rt.subParam, rt.subID, rt.endpoint = "environment_id", rest[0], EndpointEnvironmentStop
 	}
-	return rt
 }
 
 // call is one API request being served.
@@ -84,6 +133,15 @@ var handlers = map[string]handler{
 	EndpointDelete:        (*Fake).deleteDeployment,
 	EndpointMergeRequests: (*Fake).listDeploymentMergeRequests,
 	EndpointApproval:      (*Fake).approveDeployment,
+
+	EndpointEnvironmentList:   (*Fake).listEnvironments,
+	EndpointEnvironmentGet:    (*Fake).getEnvironment,
+	EndpointEnvironmentCreate: (*Fake).createEnvironment,
+	EndpointEnvironmentEdit:   (*Fake).editEnvironment,
+	EndpointEnvironmentDelete: (*Fake).deleteEnvironment,
+	EndpointEnvironmentStop:   (*Fake).stopEnvironment,
+	EndpointAgentList:         (*Fake).listAgents,
+	EndpointAgentGet:          (*Fake).getAgent,
 }
 
 // serveAPI serves one REST request; the caller has applied faults and
@@ -104,6 +162,9 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, rt route) {
 	p["id"] = param{value: rt.rawProjectID}
 	if rt.deploymentID != "" {
 		p["deployment_id"] = param{value: rt.deploymentID}
+	}
+	if rt.subParam != "" {
+		p[rt.subParam] = param{value: rt.subID}
 	}
 	c := &call{w: w, r: r, p: p, route: rt, base: f.base(r)}
 	who, aerr := f.authenticate(c)
@@ -154,10 +215,18 @@ var jobTokenPolicies = map[string][]string{
 	EndpointList:          {policyReadDeployments},
 	EndpointGet:           {policyReadDeployments},
 	EndpointMergeRequests: {policyReadDeployments},
-	EndpointCreate:        {policyAdminDeployments, "admin_environments"},
+	EndpointCreate:        {policyAdminDeployments, policyAdminEnvironments},
 	EndpointUpdate:        {policyAdminDeployments},
 	EndpointDelete:        {policyAdminDeployments},
 	EndpointApproval:      {policyAdminDeployments},
+
+	EndpointEnvironmentList:   {policyReadEnvironments},
+	EndpointEnvironmentGet:    {policyReadEnvironments},
+	EndpointEnvironmentCreate: {policyAdminEnvironments},
+	EndpointEnvironmentEdit:   {policyAdminEnvironments},
+	EndpointEnvironmentDelete: {policyAdminEnvironments},
+	EndpointEnvironmentStop:   {policyAdminEnvironments},
+	// The cluster agents API does not accept job tokens at all.
 }
 
 // checkJobTokenPolicies enforces an allowlist entry's policies; nil

@@ -112,6 +112,10 @@ func (f *Fake) authenticateJob(c *call) (*principal, *apiError) {
 	if v == "" || t == nil || t.kind != JobToken {
 		return nil, unauthorized()
 	}
+	if _, allowed := jobTokenPolicies[c.route.endpoint]; !allowed {
+		// A route without job_token_allowed does not look for job tokens.
+		return nil, unauthorized()
+	}
 	if t.job != nil && t.job.status != "running" {
 		return nil, unauthorized()
 	}

@@ -17,6 +17,7 @@ func (f *Fake) controlMux() *http.ServeMux {
 	m.HandleFunc("POST "+p+"/seed", f.ctlSeed)
 	m.HandleFunc("GET "+p+"/projects/{project}/deployments", f.ctlDeployments)
 	m.HandleFunc("GET "+p+"/projects/{project}/environments", f.ctlEnvironments)
+	m.HandleFunc("POST "+p+"/projects/{project}/commits", f.ctlPushCommits)
 	m.HandleFunc("GET "+p+"/deployments/{id}", f.ctlDeployment)
 	m.HandleFunc("POST "+p+"/jobs", f.ctlCreateJob)
 	m.HandleFunc("GET "+p+"/jobs/{id}", f.ctlJob)
@@ -273,4 +274,21 @@ func (f *Fake) ctlSetClock(w http.ResponseWriter, r *http.Request) {
 		fc.Advance(time.Duration(body.Advance))
 	}
 	f.ctlGetClock(w, r)
+}
+
+// ctlPushCommits appends commits to a branch's history:
+// {"branch": "main", "commits": [{"sha": "...", "title": "..."}]}.
+func (f *Fake) ctlPushCommits(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Branch  string       `json:"branch"`
+		Commits []CommitSpec `json:"commits"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if err := f.PushCommits(r.PathValue("project"), body.Branch, body.Commits...); err != nil {
+		ctlFail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

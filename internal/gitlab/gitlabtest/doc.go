@@ -5,6 +5,18 @@
 // protected environments and deployment approvals, CI job deployments,
 // authentication and token scopes, and Deployment Hook webhooks.
 //
+// It also serves the Environments API (list with name, search and states,
+// get, create, edit, stop, delete: /projects/:id/environments...) with
+// GitLab's validations of name, tier, external_url, cluster_agent_id,
+// kubernetes_namespace, flux_resource_path and description, its tier
+// guess, and its permissions; the cluster agents list and get routes
+// (/projects/:id/cluster_agents...); and it links merge requests to a
+// deployment when it succeeds, as Deployments::LinkMergeRequestsService
+// does. The fake has no git graph: a project's branches carry an ordered
+// first-parent history (ProjectSpec.History, PushCommits), and the commit
+// range since the environment's previous successful deployment is read
+// from it (see commitsBetween).
+//
 // Use NewServer in tests (it listens on a loopback port like
 // httptest.Server) or NewHandler to serve the fake from any http.Server, as
 // cmd/fake-gitlab does. Seed state with the Add*, Set*, ProtectEnvironment,
@@ -21,6 +33,7 @@
 //	POST   /-/fake/seed                            Seed as JSON or YAML
 //	GET    /-/fake/projects/{project}/deployments  ?environment=NAME
 //	GET    /-/fake/projects/{project}/environments
+//	POST   /-/fake/projects/{project}/commits      {"branch": "main", "commits": [CommitSpec]}
 //	GET    /-/fake/deployments/{id}
 //	POST   /-/fake/jobs                            JobSpec → Job
 //	GET    /-/fake/jobs/{id}
@@ -61,14 +74,23 @@
 //	    members: {alice: developer, bob: 40}   # name or number: guest 10 … owner 50
 //	    accept_any_sha: true  # any 40-hex SHA is a commit
 //	    accept_any_ref: true  # any well-formed ref is a branch
+//	    history:              # first-parent history per branch, oldest first;
+//	      main: ["aaaa…", "bbbb…"]   # the branch points at the last one
 //	    job_token_allowlist: [{project: acme/ci, policies: [read_deployments]}]
 //	tokens:                   # TokenSpec
 //	  - {token: glpat-alice, user: alice, scopes: [api]}
 //	  - {token: glpat-ro, user: alice, scopes: [read_api], expires_at: 2030-01-01T00:00:00Z}
 //	  - {token: oauth-alice, user: alice, kind: oauth}
 //	  - {token: job-1, user: alice, kind: job, project: acme/shop}
+//	cluster_agents:           # AgentSpec
+//	  - {project: acme/shop, name: prod-agent, id: 7, created_by: alice}
+//	environments:             # EnvironmentSpec; as if created in GitLab's UI
+//	  - {project: acme/shop, name: production, tier: production, external_url: "https://shop.example.com",
+//	     cluster_agent: prod-agent, kubernetes_namespace: shop, description: Live, state: available}
 //	merge_requests:           # MergeRequestSpec
-//	  - {project: acme/shop, title: Fix, target_branch: main, merged_at: 2024-01-01T00:00:00Z}
+//	  - {project: acme/shop, title: Fix, target_branch: main, merged_at: 2024-01-01T00:00:00Z,
+//	     merge_commit_sha: "bbbb…", squash_commit_sha: "", cherry_pick_shas: ["cccc…"],
+//	     created_at: 2024-01-01T00:00:00Z}
 //	protected_environments:   # ProtectedEnvironmentSpec
 //	  - project: acme/shop
 //	    name: production

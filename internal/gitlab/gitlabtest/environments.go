@@ -34,21 +34,34 @@ func validateEnvironmentName(name string) []string {
 
 // findOrCreateEnvironment is environments.find_or_create_by_name.
 func (f *Fake) findOrCreateEnvironment(p *project, name string) (*environment, *apiError) {
-	for _, e := range p.environments {
-		if e.name == name {
-			return e, nil
-		}
+	if e := p.environmentNamed(name); e != nil {
+		return e, nil
 	}
 	if msgs := validateEnvironmentName(name); len(msgs) > 0 {
 		return nil, validationError("name", msgs...)
 	}
+	return f.newEnvironment(p, name), nil
+}
+
+// newEnvironment stores a new available environment with a guessed tier.
+func (f *Fake) newEnvironment(p *project, name string) *environment {
 	now := f.now()
 	e := &environment{
-		id: f.next("environment"), project: p, name: name,
-		slug: environmentSlug(name), tier: guessTier(name), createdAt: now, updatedAt: now,
+		id: f.next("environment"), project: p, name: name, slug: environmentSlug(name),
+		tier: guessTier(name), state: envAvailable, autoStopSetting: autoStopAlways,
+		createdAt: now, updatedAt: now,
 	}
 	p.environments = append(p.environments, e)
-	return e, nil
+	return e
+}
+
+func (p *project) environmentNamed(name string) *environment {
+	for _, e := range p.environments {
+		if e.name == name {
+			return e
+		}
+	}
+	return nil
 }
 
 var (

@@ -38,10 +38,17 @@ type Approval struct {
 
 // Environment is a snapshot of an environment.
 type Environment struct {
-	ID   int64  `json:"id"`
-	Name string `json:"name"`
-	Slug string `json:"slug"`
-	Tier string `json:"tier"`
+	ID                  int64     `json:"id"`
+	Name                string    `json:"name"`
+	Slug                string    `json:"slug"`
+	Tier                string    `json:"tier"`
+	State               string    `json:"state"`
+	ExternalURL         string    `json:"external_url,omitempty"`
+	ClusterAgentID      int64     `json:"cluster_agent_id,omitempty"`
+	KubernetesNamespace string    `json:"kubernetes_namespace,omitempty"`
+	FluxResourcePath    string    `json:"flux_resource_path,omitempty"`
+	Description         string    `json:"description,omitempty"`
+	UpdatedAt           time.Time `json:"updated_at"`
 }
 
 func (f *Fake) snapshot(d *deployment) Deployment {
@@ -107,7 +114,13 @@ func (f *Fake) Environments(projectID string) ([]Environment, error) {
 	}
 	out := []Environment{}
 	for _, e := range p.environments {
-		out = append(out, Environment{ID: e.id, Name: e.name, Slug: e.slug, Tier: e.tier})
+		env := Environment{ID: e.id, Name: e.name, Slug: e.slug, Tier: e.tier, State: e.state,
+			ExternalURL: e.externalURL, KubernetesNamespace: e.kubernetesNamespace,
+			FluxResourcePath: e.fluxResourcePath, Description: e.description, UpdatedAt: e.updatedAt}
+		if e.clusterAgent != nil {
+			env.ClusterAgentID = e.clusterAgent.id
+		}
+		out = append(out, env)
 	}
 	return out, nil
 }

@@ -2,31 +2,113 @@ package gitlabtest
 
 import (
 	"cmp"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
-// linkMergeRequests is Deployments::LinkMergeRequestsService for a
-// deployment that just succeeded: merge requests merged into its ref since
-// the previous successful deployment of the environment (all merged ones
-// when there is none), plus any whose merge commit is the deployed SHA.
+// linkMergeRequests is Deployments::LinkMergeRequestsService, run when a
+// deployment succeeds:
+//
+//   - nothing is linked for an environment in a folder ("review/app-1")
+//     unless its tier is production or staging
+//     (Environment#should_link_to_merge_requests?);
+//   - with a previous successful deployment of the environment (the newest
+//     one with a smaller ID, Deployment#previous_deployment), the merged
+//     merge requests whose merge or squash commit is in the commit range
+//     previous.sha..deployment.sha, and the merge requests (in any state)
+//     cherry-picked by a commit of that range;
+//   - without one, every merged merge request whose target branch is the
+//     deployment's ref.
+//
+// The fake has no git graph. A commit range is read from the branches'
+// first-parent histories (ProjectSpec.History, PushCommits); see
+// commitsBetween for the approximation. GitLab finds cherry-picks through
+// system notes; the fake through MergeRequestSpec.CherryPickSHAs.
 func (f *Fake) linkMergeRequests(d *deployment) {
-	var since time.Time
-	if prev := previousDeployment(d); prev != nil {
-		since = prev.finishedAt
+	if !d.env.shouldLinkToMergeRequests() {
+		return
 	}
-	for _, mr := range d.project.mergeRequests {
-		if mr.state != mrMerged || mr.targetBranch != d.ref || linked(d, mr) {
-			continue
+	p := d.project
+	prev := previousDeployment(d)
+	if prev == nil {
+		for _, mr := range p.mergeRequests {
+			if mr.state == mrMerged && mr.targetBranch == d.ref {
+				link(d, mr)
+			}
 		}
-		inRange := mr.mergedAt.After(since) && !mr.mergedAt.After(d.finishedAt)
-		if inRange || (mr.mergeCommitSHA != "" && mr.mergeCommitSHA == d.sha) {
-			d.mergeRequests = append(d.mergeRequests, mr)
+		return
+	}
+	shas := p.commitsBetween(prev.sha, d.sha, d.ref)
+	for _, sha := range shas {
+		for _, mr := range p.mergeRequests {
+			if mr.state == mrMerged && (mr.mergeCommitSHA == sha || (mr.squashCommitSHA != "" && mr.squashCommitSHA == sha)) {
+				link(d, mr)
+			}
 		}
 	}
+	for _, mr := range p.mergeRequests {
+		for _, sha := range mr.cherryPickSHAs {
+			if slices.Contains(shas, sha) {
+				link(d, mr)
+			}
+		}
+	}
+}
+
+// shouldLinkToMergeRequests is Environment#should_link_to_merge_requests?.
+func (e *environment) shouldLinkToMergeRequests() bool {
+	return e.environmentType() == "" || e.tier == tierProduction || e.tier == tierStaging
+}
+
+// link is Deployment#link_merge_requests for one merge request: a
+// deployment links a merge request at most once.
+func link(d *deployment, mr *mergeRequest) {
+	if !linked(d, mr) {
+		d.mergeRequests = append(d.mergeRequests, mr)
+	}
+}
+
+// commitsBetween approximates `git log from..to` (what
+// Repository#commits_between returns) on the fake's linear branch
+// histories. The history used is the deployed ref's if it contains to,
+// else the first branch (by name) whose history does. On it:
+//
+//   - from before to: the commits after from, up to and including to;
+//   - from at or after to (a redeploy or a rollback): none;
+//   - from not on that history: all of it up to and including to.
+//
+// A to on no history is taken to be a commit of unknown ancestry: the
+// range is that commit alone.
+func (p *project) commitsBetween(from, to, ref string) []string {
+	hist := p.historyContaining(to, ref)
+	j := slices.Index(hist, to)
+	if j < 0 {
+		return []string{to}
+	}
+	switch i := slices.Index(hist, from); {
+	case i < 0:
+		return hist[:j+1]
+	case i >= j:
+		return nil
+	default:
+		return hist[i+1 : j+1]
+	}
+}
+
+func (p *project) historyContaining(sha, ref string) []string {
+	branch := strings.TrimPrefix(ref, "refs/heads/")
+	if slices.Contains(p.history[branch], sha) {
+		return p.history[branch]
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.history)) {
+		if slices.Contains(p.history[name], sha) {
+			return p.history[name]
+		}
+	}
+	return nil
 }
 
 func linked(d *deployment, mr *mergeRequest) bool { return slices.Contains(d.mergeRequests, mr) }

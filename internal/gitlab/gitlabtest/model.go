@@ -1,6 +1,7 @@
 package gitlabtest
 
 import (
+	"strings"
 	"time"
 )
 
@@ -116,14 +117,18 @@ type project struct {
 	branches             map[string]string
 	tags                 map[string]string
 	commits              map[string]*commit
-	environments         []*environment
-	deployments          []*deployment
-	lastIID              int64
-	lastMRIID            int64
-	lastPipelineIID      int64
-	mergeRequests        []*mergeRequest
-	protected            []*protectedEnv
-	hooks                []*hook
+	// history is the fake's stand-in for the git graph: per branch, the
+	// commits of its first-parent history, oldest first.
+	history         map[string][]string
+	environments    []*environment
+	agents          []*agent
+	deployments     []*deployment
+	lastIID         int64
+	lastMRIID       int64
+	lastPipelineIID int64
+	mergeRequests   []*mergeRequest
+	protected       []*protectedEnv
+	hooks           []*hook
 	// jobTokenAllowlist maps a source project ID to the fine-grained
 	// policies granted to its job tokens; a nil slice grants all.
 	jobTokenAllowlist map[int64][]string
@@ -140,14 +145,41 @@ func (p *project) path() string {
 }
 
 type environment struct {
-	id          int64
-	project     *project
-	name        string
-	slug        string
-	externalURL string
-	tier        string
-	createdAt   time.Time
-	updatedAt   time.Time
+	id                  int64
+	project             *project
+	name                string
+	slug                string
+	externalURL         string
+	tier                string
+	state               string
+	description         string
+	clusterAgent        *agent
+	kubernetesNamespace string
+	fluxResourcePath    string
+	autoStopSetting     string
+	autoStopAt          time.Time
+	createdAt           time.Time
+	updatedAt           time.Time
+}
+
+// environmentType is Environment#environment_type: the folder, that is the
+// part of the name before the first '/', when the name has one.
+func (e *environment) environmentType() string {
+	folder, _, ok := strings.Cut(e.name, "/")
+	if !ok {
+		return ""
+	}
+	return folder
+}
+
+// agent is a GitLab agent for Kubernetes (Clusters::Agent) registered in a
+// project.
+type agent struct {
+	id        int64
+	project   *project
+	name      string
+	createdBy *user
+	createdAt time.Time
 }
 
 type deployment struct {
@@ -236,21 +268,23 @@ type job struct {
 }
 
 type mergeRequest struct {
-	id             int64
-	iid            int64
-	project        *project
-	title          string
-	description    string
-	sourceBranch   string
-	targetBranch   string
-	state          string
-	author         *user
-	createdAt      time.Time
-	updatedAt      time.Time
-	mergedAt       time.Time
-	closedAt       time.Time
-	mergeCommitSHA string
-	sha            string
+	id              int64
+	iid             int64
+	project         *project
+	title           string
+	description     string
+	sourceBranch    string
+	targetBranch    string
+	state           string
+	author          *user
+	createdAt       time.Time
+	updatedAt       time.Time
+	mergedAt        time.Time
+	closedAt        time.Time
+	mergeCommitSHA  string
+	squashCommitSHA string
+	cherryPickSHAs  []string
+	sha             string
 }
 
 type hook struct {

@@ -89,6 +89,9 @@ func (pr pageRequest) link(c *call, page int, rel string) string {
 		case "private_token", "job_token", "page", "per_page":
 			continue
 		}
+		if v.isNull {
+			continue
+		}
 		q[k] = v
 	}
 	q["page"] = param{value: strconv.Itoa(page)}

@@ -23,6 +23,8 @@ type param struct {
 	array   []string
 	isArray bool
 	isHash  bool
+	// isNull marks a JSON null: the key was sent without a value.
+	isNull bool
 }
 
 // params are the merged query and body parameters of a request.
@@ -91,7 +93,7 @@ func (p params) addJSON(body []byte) error {
 	for k, v := range m {
 		switch t := v.(type) {
 		case nil:
-			delete(p, k)
+			p[k] = param{isNull: true}
 		case []any:
 			arr := make([]string, 0, len(t))
 			for _, e := range t {
@@ -127,7 +129,7 @@ func (v *validator) err() *apiError {
 // parameter is absent or was reported invalid.
 func (v *validator) scalar(name string, required bool, values []string) (string, bool) {
 	pv, present := v.p[name]
-	if !present {
+	if !present || pv.isNull {
 		if required {
 			v.fail(name, "is missing")
 			if values != nil {

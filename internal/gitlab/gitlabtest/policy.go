@@ -2,11 +2,20 @@ package gitlabtest
 
 // Abilities checked by the deployments API.
 const (
-	abilityReadDeployment    = "read_deployment"
-	abilityCreateDeployment  = "create_deployment"
-	abilityUpdateDeployment  = "update_deployment"
-	abilityDestroyDeployment = "destroy_deployment"
-	abilityCreateEnvironment = "create_environment"
+	abilityReadDeployment     = "read_deployment"
+	abilityCreateDeployment   = "create_deployment"
+	abilityUpdateDeployment   = "update_deployment"
+	abilityDestroyDeployment  = "destroy_deployment"
+	abilityCreateEnvironment  = "create_environment"
+	abilityReadEnvironment    = "read_environment"
+	abilityUpdateEnvironment  = "update_environment"
+	abilityDestroyEnvironment = "destroy_environment"
+	// abilityReadCluster and abilityReadClusterAgent gate the cluster
+	// agents API and the agent fields of the Environment entity; GitLab
+	// grants both from Developer up, and they do not depend on the
+	// Environments feature.
+	abilityReadCluster      = "read_cluster"
+	abilityReadClusterAgent = "read_cluster_agent"
 )
 
 // accessLevel is the user's highest role on the project, directly or
@@ -41,14 +50,22 @@ func (f *Fake) canReadProject(u *user, p *project) bool {
 
 // can reports a project-level deployment ability.
 func (f *Fake) can(u *user, ability string, p *project) bool {
-	if u == nil || p.environmentsDisabled || !f.canReadProject(u, p) {
+	if u == nil || !f.canReadProject(u, p) {
 		return false
 	}
 	level := f.accessLevel(u, p)
 	switch ability {
-	case abilityReadDeployment:
+	case abilityReadCluster, abilityReadClusterAgent:
+		return level >= Developer
+	}
+	if p.environmentsDisabled {
+		return false
+	}
+	switch ability {
+	case abilityReadDeployment, abilityReadEnvironment:
 		return level >= Reporter || p.visibility != Private
-	case abilityCreateDeployment, abilityUpdateDeployment, abilityCreateEnvironment:
+	case abilityCreateDeployment, abilityUpdateDeployment, abilityCreateEnvironment, abilityUpdateEnvironment,
+		abilityDestroyEnvironment:
 		return level >= Developer
 	case abilityDestroyDeployment:
 		return level >= Maintainer

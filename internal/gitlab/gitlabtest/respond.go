@@ -9,19 +9,21 @@ import (
 
 // JSON keys and values used across handlers.
 const (
-	keyError               = "error"
-	keyMessage             = "message"
-	sortDesc               = "desc"
-	sortAsc                = "asc"
-	orderByCreated         = "created_at"
-	orderByUpdated         = "updated_at"
-	orderByFinished        = "finished_at"
-	scopeAPI               = "api"
-	mrMerged               = "merged"
-	mrClosed               = "closed"
-	mrAll                  = "all"
-	policyReadDeployments  = "read_deployments"
-	policyAdminDeployments = "admin_deployments"
+	keyError                = "error"
+	keyMessage              = "message"
+	sortDesc                = "desc"
+	sortAsc                 = "asc"
+	orderByCreated          = "created_at"
+	orderByUpdated          = "updated_at"
+	orderByFinished         = "finished_at"
+	scopeAPI                = "api"
+	mrMerged                = "merged"
+	mrClosed                = "closed"
+	mrAll                   = "all"
+	policyReadDeployments   = "read_deployments"
+	policyAdminDeployments  = "admin_deployments"
+	policyReadEnvironments  = "read_environments"
+	policyAdminEnvironments = "admin_environments"
 )
 
 // timeFormat is how Grape entities render timestamps.

@@ -77,8 +77,13 @@ type ProjectSpec struct {
 	DefaultBranch string     `json:"default_branch,omitempty"`
 	// Branches and Tags map names to commit SHAs; the commits are created.
 	Branches map[string]string `json:"branches,omitempty"`
-	Tags     map[string]string `json:"tags,omitempty"`
-	Commits  []CommitSpec      `json:"commits,omitempty"`
+	// History gives branches their first-parent history, oldest commit
+	// first; the commits are created and the branch points at the last
+	// one (Branches may not name it too). It stands in for the git graph
+	// when merge requests are linked to deployments.
+	History map[string][]string `json:"history,omitempty"`
+	Tags    map[string]string   `json:"tags,omitempty"`
+	Commits []CommitSpec        `json:"commits,omitempty"`
 	// Members maps usernames to roles.
 	Members map[string]AccessLevel `json:"members,omitempty"`
 	// AcceptAnySHA treats every 40-hex SHA as an existing commit.
@@ -104,6 +109,15 @@ type MergeRequestSpec struct {
 	Author         string    `json:"author,omitempty"`
 	MergedAt       time.Time `json:"merged_at,omitzero"`
 	MergeCommitSHA string    `json:"merge_commit_sha,omitempty"`
+	// SquashCommitSHA is the squash commit of a merge request merged with
+	// squash; it links the merge request like its merge commit does.
+	SquashCommitSHA string `json:"squash_commit_sha,omitempty"`
+	// CherryPickSHAs are commits that cherry-picked the merge request into
+	// another branch (GitLab records them as system notes); a deployment
+	// whose commit range holds one links the merge request.
+	CherryPickSHAs []string `json:"cherry_pick_shas,omitempty"`
+	// CreatedAt defaults to now; it orders the deployment merge request list.
+	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
 // AccessRuleSpec names who a protected-environment rule admits: one of

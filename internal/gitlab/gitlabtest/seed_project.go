@@ -2,6 +2,7 @@ package gitlabtest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -51,7 +52,19 @@ func (f *Fake) fillProject(p *project, s ProjectSpec) error {
 		}
 	}
 	for name, sha := range s.Branches {
+		if _, dup := s.History[name]; dup {
+			return fmt.Errorf("%w: branch %q is in both branches and history", ErrInvalid, name)
+		}
 		if err := f.setRef(p, p.branches, name, sha); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.History)) {
+		shas := make([]string, 0, len(s.History[name]))
+		for _, sha := range s.History[name] {
+			shas = append(shas, strings.ToLower(sha))
+		}
+		if err := f.appendHistory(p, name, shas); err != nil {
 			return err
 		}
 	}
@@ -173,11 +186,19 @@ func (f *Fake) AddMergeRequest(s MergeRequestSpec) (int64, error) {
 		}
 	}
 	now := f.now()
+	created := s.CreatedAt.UTC()
+	if created.IsZero() {
+		created = now
+	}
 	p.lastMRIID++
 	mr := &mergeRequest{id: f.next("merge_request"), iid: p.lastMRIID, project: p, title: s.Title,
 		sourceBranch: defaultString(s.SourceBranch, "feature"), targetBranch: s.TargetBranch,
-		state: defaultString(s.State, mrMerged), author: author, createdAt: now, updatedAt: now,
-		mergeCommitSHA: strings.ToLower(s.MergeCommitSHA), sha: strings.ToLower(s.MergeCommitSHA)}
+		state: defaultString(s.State, mrMerged), author: author, createdAt: created, updatedAt: now,
+		mergeCommitSHA: strings.ToLower(s.MergeCommitSHA), squashCommitSHA: strings.ToLower(s.SquashCommitSHA),
+		sha: strings.ToLower(defaultString(s.SquashCommitSHA, s.MergeCommitSHA))}
+	for _, c := range s.CherryPickSHAs {
+		mr.cherryPickSHAs = append(mr.cherryPickSHAs, strings.ToLower(c))
+	}
 	if !slices.Contains([]string{"opened", mrClosed, "locked", mrMerged}, mr.state) {
 		return 0, fmt.Errorf("%w: merge request state %q", ErrInvalid, mr.state)
 	}

@@ -16,6 +16,8 @@ type Seed struct {
 	Groups                []GroupSpec                `json:"groups,omitempty"`
 	Projects              []ProjectSpec              `json:"projects,omitempty"`
 	Tokens                []TokenSpec                `json:"tokens,omitempty"`
+	ClusterAgents         []AgentSpec                `json:"cluster_agents,omitempty"`
+	Environments          []EnvironmentSpec          `json:"environments,omitempty"`
 	MergeRequests         []MergeRequestSpec         `json:"merge_requests,omitempty"`
 	ProtectedEnvironments []ProtectedEnvironmentSpec `json:"protected_environments,omitempty"`
 	Hooks                 []HookSpec                 `json:"hooks,omitempty"`
@@ -44,6 +46,16 @@ func (f *Fake) Seed(s Seed) error {
 	}
 	if err := f.seedAccounts(s); err != nil {
 		return err
+	}
+	for _, a := range s.ClusterAgents {
+		if _, err := f.AddAgent(a); err != nil {
+			return err
+		}
+	}
+	for _, e := range s.Environments {
+		if _, err := f.AddEnvironment(e); err != nil {
+			return err
+		}
 	}
 	for _, mr := range s.MergeRequests {
 		if _, err := f.AddMergeRequest(mr); err != nil {

@@ -60,6 +60,11 @@ func (f *Fake) transition(d *deployment, status, base string) *apiError {
 		f.queueDeploymentHook(d, now, base)
 	case StatusSuccess:
 		f.linkMergeRequests(d)
+		// Deployments::UpdateEnvironmentService starts a stopped
+		// environment again.
+		if d.env.state != envAvailable {
+			d.env.state = envAvailable
+		}
 		d.env.updatedAt = now
 		f.queueDeploymentHook(d, now, base)
 	case StatusBlocked:

@@ -1,0 +1,101 @@
+package environment
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+)
+
+const helmPath = "helm.toolkit.fluxcd.io/v2/namespaces/shop/helmreleases/shop"
+
+func TestFromAnnotations(t *testing.T) {
+	const (
+		tier  = gitlabv1alpha1.AnnotationTier
+		ext   = gitlabv1alpha1.AnnotationExternalURL
+		agent = gitlabv1alpha1.AnnotationAgent
+		flux  = gitlabv1alpha1.AnnotationFluxResourcePath
+		ow    = gitlabv1alpha1.AnnotationEnvironmentOverwrite
+	)
+	for _, tc := range []struct {
+		name      string
+		ann       map[string]string
+		namespace string
+		want      Desired
+		reason    string
+		message   string
+	}{
+		{name: "nothing asked", ann: map[string]string{"other": "x"}, want: Desired{}},
+		{name: "all fields", namespace: "shop",
+			ann: map[string]string{tier: "production", ext: "https://shop.example.com", agent: "prod-agent", flux: helmPath, ow: "tier, agent"},
+			want: Desired{Tier: new("production"), ExternalURL: new("https://shop.example.com"), Agent: &AgentRef{Name: "prod-agent"},
+				KubernetesNamespace: new("shop"), FluxResourcePath: new(helmPath),
+				Overwrite: map[Field]bool{FieldTier: true, FieldAgent: true}}},
+		{name: "agent by ID", namespace: "shop", ann: map[string]string{agent: "42"},
+			want: Desired{Agent: &AgentRef{ID: 42}, KubernetesNamespace: new("shop")}},
+		{name: "kustomization", namespace: "apps",
+			ann:  map[string]string{agent: "a", flux: "kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps.eu-1"},
+			want: Desired{Agent: &AgentRef{Name: "a"}, KubernetesNamespace: new("apps"), FluxResourcePath: new("kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps.eu-1")}},
+		{name: "overwrite everything", ann: map[string]string{ow: "true"},
+			want: Desired{Overwrite: map[Field]bool{FieldTier: true, FieldExternalURL: true, FieldAgent: true, FieldKubernetesNamespace: true, FieldFluxResourcePath: true}}},
+		{name: "overwrite nothing", ann: map[string]string{ow: "false"}, want: Desired{Overwrite: map[Field]bool{}}},
+
+		{name: "unknown tier", ann: map[string]string{tier: "prod"}, reason: ReasonInvalidTier,
+			message: `annotation gitlab.rollgate.dev/tier is "prod"; use one of production, staging, testing, development, other`},
+		{name: "tier is case-sensitive", ann: map[string]string{tier: "Production"}, reason: ReasonInvalidTier},
+		{name: "empty tier", ann: map[string]string{tier: ""}, reason: ReasonInvalidTier},
+		{name: "url without scheme", ann: map[string]string{ext: "shop.example.com"}, reason: ReasonInvalidExternalURL,
+			message: `annotation gitlab.rollgate.dev/external-url is "shop.example.com"; use an http:// or https:// URL with a host`},
+		{name: "javascript url", ann: map[string]string{ext: "javascript:alert(1)"}, reason: ReasonInvalidExternalURL},
+		{name: "ftp url", ann: map[string]string{ext: "ftp://files.example.com"}, reason: ReasonInvalidExternalURL},
+		{name: "url without host", ann: map[string]string{ext: "https:///path"}, reason: ReasonInvalidExternalURL},
+		{name: "url with a space", ann: map[string]string{ext: "https://a.example.com/x y"}, reason: ReasonInvalidExternalURL},
+		{name: "url too long", ann: map[string]string{ext: "https://a.example.com/" + strings.Repeat("a", 234)}, reason: ReasonInvalidExternalURL,
+			message: "annotation gitlab.rollgate.dev/external-url is 256 characters long; GitLab allows 255"},
+		{name: "agent name with capitals", namespace: "shop", ann: map[string]string{agent: "Prod"}, reason: ReasonInvalidAgent},
+		{name: "agent ID zero", namespace: "shop", ann: map[string]string{agent: "0"}, reason: ReasonInvalidAgent},
+		{name: "agent name too long", namespace: "shop", ann: map[string]string{agent: strings.Repeat("a", 64)}, reason: ReasonInvalidAgent},
+		{name: "namespace GitLab refuses", namespace: strings.Repeat("n", 64), ann: map[string]string{agent: "a"}, reason: ReasonInvalidNamespace},
+		{name: "flux without agent", ann: map[string]string{flux: helmPath}, reason: ReasonInvalidFluxResourcePath,
+			message: "annotation gitlab.rollgate.dev/flux-resource-path needs gitlab.rollgate.dev/agent: GitLab links a Flux resource only to an environment with an agent and a namespace"},
+		{name: "flux short form", namespace: "shop", ann: map[string]string{agent: "a", flux: "HelmRelease/shop"}, reason: ReasonInvalidFluxResourcePath},
+		{name: "flux wrong kind", namespace: "shop", ann: map[string]string{agent: "a", flux: "helm.toolkit.fluxcd.io/v2/namespaces/shop/kustomizations/shop"}, reason: ReasonInvalidFluxResourcePath},
+		{name: "flux bad version", namespace: "shop", ann: map[string]string{agent: "a", flux: "helm.toolkit.fluxcd.io/2/namespaces/shop/helmreleases/shop"}, reason: ReasonInvalidFluxResourcePath},
+		{name: "flux bad namespace", namespace: "shop", ann: map[string]string{agent: "a", flux: "helm.toolkit.fluxcd.io/v2beta1/namespaces/Shop/helmreleases/shop"}, reason: ReasonInvalidFluxResourcePath},
+		{name: "flux bad name", namespace: "shop", ann: map[string]string{agent: "a", flux: "helm.toolkit.fluxcd.io/v2/namespaces/shop/helmreleases/-shop"}, reason: ReasonInvalidFluxResourcePath},
+		{name: "flux too long", namespace: "shop", ann: map[string]string{agent: "a", flux: "helm.toolkit.fluxcd.io/v2/namespaces/shop/helmreleases/" + strings.Repeat("a", 210)}, reason: ReasonInvalidFluxResourcePath},
+		{name: "overwrite unknown field", ann: map[string]string{ow: "tier,url"}, reason: ReasonInvalidOverwrite,
+			message: `annotation gitlab.rollgate.dev/environment-overwrite names "url"; use true, false or a comma-separated list of tier, external-url, agent, kubernetes-namespace, flux-resource-path`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			got, err := FromAnnotations(tc.ann, tc.namespace)
+			if tc.reason == "" {
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(got).To(Equal(tc.want))
+				return
+			}
+			var ve *ValidationError
+			g.Expect(errors.As(err, &ve)).To(BeTrue(), "%v", err)
+			g.Expect(ve.Reason).To(Equal(tc.reason))
+			g.Expect(ve.Message).To(ContainSubstring("annotation " + ve.Annotation + " "))
+			if tc.message != "" {
+				g.Expect(ve.Error()).To(Equal(tc.message))
+			}
+			g.Expect(got).To(Equal(Desired{}))
+		})
+	}
+}
+
+func TestAgentRef(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(AgentRef{ID: 7}.Matches(7, "x")).To(BeTrue())
+	g.Expect(AgentRef{ID: 7}.Matches(8, "x")).To(BeFalse())
+	g.Expect(AgentRef{Name: "x"}.Matches(8, "x")).To(BeTrue())
+	g.Expect(AgentRef{Name: "x"}.Matches(0, "")).To(BeFalse())
+	g.Expect(AgentRef{ID: 7}.String()).To(Equal("7"))
+	g.Expect(AgentRef{Name: "x"}.String()).To(Equal("x"))
+}
