@@ -61,6 +61,9 @@ const (
 	ReasonInvalidEnvironment = "InvalidEnvironment"
 	ReasonInvalidApproval    = "InvalidApproval"
 	ReasonInvalidTag         = "InvalidTag"
+	// ReasonInvalidCredentials: the credentials annotation is not the name
+	// of a Secret in the rollout's own namespace.
+	ReasonInvalidCredentials = "InvalidCredentials"
 	// ReasonInvalidSpec is for an invalid spec of no more precise reason.
 	ReasonInvalidSpec = "InvalidSpec"
 )

@@ -53,6 +53,8 @@ type Options struct {
 	RunningThreshold time.Duration
 	// CredentialsRetry is how soon missing or rejected credentials are retried.
 	CredentialsRetry time.Duration
+	// CredentialsCache is how long a credentials Secret read is reused.
+	CredentialsCache time.Duration
 	// GitLabRetry is how soon a rollout stalled on GitLab's refusal is retried.
 	GitLabRetry time.Duration
 	// FinalizeTimeout bounds how long a deleted rollout waits to cancel its record.
@@ -74,6 +76,7 @@ func DefaultOptions() Options {
 		HistoryLimit:     workload.DefaultHistoryLimit,
 		RunningThreshold: time.Hour,
 		CredentialsRetry: 2 * time.Minute,
+		CredentialsCache: 10 * time.Second,
 		GitLabRetry:      10 * time.Minute,
 		FinalizeTimeout:  10 * time.Minute,
 		Gate:             GateOptions{Webhooks: true, Polling: rollout.DefaultApprovalPolling},
@@ -105,10 +108,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	metrics := gitlabdeployment.NewMetrics(mgr.GetClient(), opts.RunningThreshold)
 	registry := gitlab.NewRegistry(opts.GitLab)
 	if err := (&workload.Reconciler{
-		Client:       mgr.GetClient(),
-		Recorder:     mgr.GetEventRecorder("rollgate"),
-		HistoryLimit: opts.HistoryLimit,
-		APIReader:    mgr.GetAPIReader(),
+		Client:                  mgr.GetClient(),
+		Recorder:                mgr.GetEventRecorder("rollgate"),
+		HistoryLimit:            opts.HistoryLimit,
+		APIReader:               mgr.GetAPIReader(),
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the workload controller: %w", err)
 	}
@@ -120,7 +124,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Client:           mgr.GetClient(),
 		Recorder:         mgr.GetEventRecorder("rollgate"),
 		GitLab:           registry,
-		Credentials:      &gitlabdeployment.CredentialsResolver{Reader: mgr.GetAPIReader(), Default: opts.DefaultCredentials},
+		Credentials:      &gitlabdeployment.CredentialsResolver{Reader: mgr.GetAPIReader(),
+			Default: opts.DefaultCredentials, CacheFor: opts.CredentialsCache},
 		Metrics:          metrics,
 		CredentialsRetry: opts.CredentialsRetry,
 		GitLabRetry:      opts.GitLabRetry,

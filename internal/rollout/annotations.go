@@ -52,12 +52,11 @@ func SpecFromAnnotations(workload string, annotations map[string]string) (gitlab
 		Ref:         get(gitlabv1alpha1.AnnotationRef),
 		Credentials: get(gitlabv1alpha1.AnnotationCredentials),
 	}
-	var reason string
-	var errs []string
+	reason, errs := fitFields(&spec)
 	if v := get(gitlabv1alpha1.AnnotationApproval); v != "" {
 		gate, err := ParseApproval(v)
 		if err != nil {
-			reason = gitlabv1alpha1.ReasonInvalidApproval
+			reason = cmp.Or(reason, gitlabv1alpha1.ReasonInvalidApproval)
 			errs = append(errs, err.Error())
 			gate = DefaultGate()
 		}
@@ -76,6 +75,40 @@ func SpecFromAnnotations(workload string, annotations map[string]string) (gitlab
 	}
 	return spec, nil
 }
+
+// fieldLimits are the longest values the GitLabDeployment API accepts.
+var fieldLimits = []struct {
+	annotation, reason string
+	limit              int
+	field              func(*gitlabv1alpha1.GitLabDeploymentSpec) *string
+}{
+	{gitlabv1alpha1.AnnotationEnvironment, gitlabv1alpha1.ReasonInvalidEnvironment, 1024, func(s *gitlabv1alpha1.GitLabDeploymentSpec) *string { return &s.Environment }},
+	{gitlabv1alpha1.AnnotationProject, gitlabv1alpha1.ReasonInvalidProject, 2048, func(s *gitlabv1alpha1.GitLabDeploymentSpec) *string { return &s.Project }},
+	{gitlabv1alpha1.AnnotationSHA, gitlabv1alpha1.ReasonInvalidSHA, 256, func(s *gitlabv1alpha1.GitLabDeploymentSpec) *string { return &s.SHA }},
+	{gitlabv1alpha1.AnnotationRef, gitlabv1alpha1.ReasonInvalidRef, 1024, func(s *gitlabv1alpha1.GitLabDeploymentSpec) *string { return &s.Ref }},
+	{gitlabv1alpha1.AnnotationCredentials, gitlabv1alpha1.ReasonInvalidCredentials, 253, func(s *gitlabv1alpha1.GitLabDeploymentSpec) *string { return &s.Credentials }},
+}
+
+// fitFields cuts values too long for the GitLabDeployment API to its limit,
+// so that the rollout's GitLabDeployment can still be created and say what
+// is wrong, and returns the first reason and every message.
+func fitFields(spec *gitlabv1alpha1.GitLabDeploymentSpec) (string, []string) {
+	var reason string
+	var errs []string
+	for _, f := range fieldLimits {
+		v := f.field(spec)
+		if len(*v) <= f.limit {
+			continue
+		}
+		reason = cmp.Or(reason, f.reason)
+		errs = append(errs, fmt.Sprintf("%s is too long: %d characters, at most %d", f.annotation, len(*v), f.limit))
+		*v = strings.ToValidUTF8((*v)[:f.limit], "")
+	}
+	return reason, errs
+}
+
+// maxApprovalEnvironment is GitLab's longest environment name.
+const maxApprovalEnvironment = 255
 
 // DefaultGate is the gate of `gitlab.rollgate.dev/approval: "true"`.
 func DefaultGate() *gitlabv1alpha1.ApprovalGate {
@@ -109,6 +142,10 @@ func ParseApproval(value string) (*gitlabv1alpha1.ApprovalGate, error) {
 			}
 			gate.Source = src
 		case "environment":
+			if len(val) > maxApprovalEnvironment {
+				return nil, fmt.Errorf("%s: environment is too long: %d characters, at most %d",
+					gitlabv1alpha1.AnnotationApproval, len(val), maxApprovalEnvironment)
+			}
 			gate.Environment = val
 		case "timeout":
 			d, err := time.ParseDuration(val)

@@ -182,3 +182,29 @@ func TestInvalidAnnotationsFailClosedInTheSpec(t *testing.T) {
 		})
 	}
 }
+
+func TestValuesTooLongForTheAPIAreCutAndExplained(t *testing.T) {
+	g := NewWithT(t)
+	spec, err := SpecFromAnnotations("web", map[string]string{
+		gitlabv1alpha1.AnnotationEnvironment: "staging",
+		gitlabv1alpha1.AnnotationSHA:         strings.Repeat("a", 5000),
+	})
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(ReasonOf(err)).To(Equal(gitlabv1alpha1.ReasonInvalidSHA))
+	g.Expect(err.Error()).To(ContainSubstring(gitlabv1alpha1.AnnotationSHA))
+	g.Expect(spec.SHA).To(HaveLen(256), "cut to what the API accepts, so that the GitLabDeployment can say why")
+
+	spec, err = SpecFromAnnotations("web", map[string]string{
+		gitlabv1alpha1.AnnotationEnvironment: "production",
+		gitlabv1alpha1.AnnotationApproval:    "source=Record,environment=" + strings.Repeat("e", 300),
+	})
+	g.Expect(ReasonOf(err)).To(Equal(gitlabv1alpha1.ReasonInvalidApproval))
+	g.Expect(spec.Approval).NotTo(BeNil(), "a bad approval setting keeps the rollout gated")
+
+	spec = gitlabv1alpha1.GitLabDeploymentSpec{Environment: "staging", Project: "group/app", SHA: strings.Repeat("a", 40), Ref: "main",
+		Credentials: "other-ns/secret"}
+	g.Expect(ReasonOf(ValidateSpec(&spec))).To(Equal(gitlabv1alpha1.ReasonInvalidCredentials))
+	spec.Credentials = "../secret"
+	g.Expect(ReasonOf(ValidateSpec(&spec))).To(Equal(gitlabv1alpha1.ReasonInvalidCredentials))
+}
+

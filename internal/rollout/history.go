@@ -73,11 +73,24 @@ func Revision(gld *gitlabv1alpha1.GitLabDeployment) int64 {
 	return n
 }
 
-// Settled reports whether a rollout can no longer change its record: it was
-// canceled, or replaced after it finished. A failed or succeeded rollout
-// that is still current can (failed → success), so it stays watched.
-func Settled(gld *gitlabv1alpha1.GitLabDeployment) bool {
-	return gld.Status.Phase == gitlabv1alpha1.PhaseCanceled && gld.Status.Record.Intent == ""
+// Watched reports whether a change of its Deployment can still change a
+// rollout's record or status, so that it must be reconciled: the newest
+// rollout, a rollout of the Deployment's current template (a rejected one
+// applied again is kept held), one whose record is unfinished or has a
+// write in flight, one still shown in progress (to be marked canceled), and
+// one that finished without a record (GitLab could not be told in time).
+// Every other rollout of the history is settled and costs nothing.
+func Watched(gld *gitlabv1alpha1.GitLabDeployment, newest bool, currentHash string) bool {
+	st := &gld.Status
+	switch {
+	case newest, Hash(gld) == currentHash, st.Record.Intent != "":
+		return true
+	case st.Record.Status == gitlab.StatusRunning || st.Record.Status == gitlab.StatusCreated:
+		return true
+	case st.Phase == gitlabv1alpha1.PhaseProgressing || st.Phase == gitlabv1alpha1.PhaseAwaitingApproval:
+		return true
+	}
+	return st.Record.ID == 0 && (st.Phase == gitlabv1alpha1.PhaseSucceeded || st.Phase == gitlabv1alpha1.PhaseFailed)
 }
 
 // Succeeded reports whether a rollout ran to completion.

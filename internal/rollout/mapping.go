@@ -84,3 +84,22 @@ func Phase(state State, record string) gitlabv1alpha1.RolloutPhase {
 	}
 	return gitlabv1alpha1.PhaseCanceled
 }
+
+// Remembered is the state a rollout's record must follow when the
+// Deployment no longer shows it (superseded or gone): what rollgate saw it
+// do before, as its status says. A rollout seen complete (or failed) was
+// complete (failed) even if rollgate could not tell GitLab in time, for
+// example during a GitLab outage: its record is then success (failed), not
+// canceled. Any other state is returned as it is.
+func Remembered(state State, status *gitlabv1alpha1.GitLabDeploymentStatus) State {
+	if state != StateSuperseded && state != StateGone {
+		return state
+	}
+	switch {
+	case status.Phase == gitlabv1alpha1.PhaseSucceeded:
+		return StateComplete
+	case status.Phase == gitlabv1alpha1.PhaseFailed && status.Record.Status != gitlab.StatusSuccess:
+		return StateDeadlineExceeded
+	}
+	return state
+}

@@ -20,9 +20,12 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
 
 func TestDesiredRecordFollowsTheMappingTable(t *testing.T) {
@@ -116,4 +119,37 @@ func TestTemplateHashIgnoresNothingButIsStable(t *testing.T) {
 	g.Expect(TemplateHash(&a)).To(Equal(TemplateHash(&b)))
 	b.Labels = map[string]string{"app": "web"}
 	g.Expect(TemplateHash(&a)).NotTo(Equal(TemplateHash(&b)))
+}
+
+func TestRememberedDeliversWhatTheRolloutDidAfterItIsGone(t *testing.T) {
+	g := NewWithT(t)
+	succeeded := &gitlabv1alpha1.GitLabDeploymentStatus{Phase: gitlabv1alpha1.PhaseSucceeded, Record: gitlabv1alpha1.GitLabRecord{Status: "running"}}
+	failed := &gitlabv1alpha1.GitLabDeploymentStatus{Phase: gitlabv1alpha1.PhaseFailed, Record: gitlabv1alpha1.GitLabRecord{Status: "running"}}
+	progressing := &gitlabv1alpha1.GitLabDeploymentStatus{Phase: gitlabv1alpha1.PhaseProgressing, Record: gitlabv1alpha1.GitLabRecord{Status: "running"}}
+	g.Expect(Remembered(StateSuperseded, succeeded)).To(Equal(StateComplete), "seen complete, then superseded: it shipped")
+	g.Expect(DesiredRecord(Remembered(StateSuperseded, succeeded), "running")).To(Equal(RecordAction{Status: "success"}))
+	g.Expect(DesiredRecord(Remembered(StateSuperseded, succeeded), "")).To(Equal(RecordAction{Status: "success", Create: true}),
+		"never recorded while GitLab was unavailable: recorded late, as success")
+	g.Expect(Remembered(StateGone, failed)).To(Equal(StateDeadlineExceeded))
+	g.Expect(Remembered(StateSuperseded, progressing)).To(Equal(StateSuperseded), "replaced before it finished: canceled")
+	g.Expect(Remembered(StateProgressing, succeeded)).To(Equal(StateProgressing), "what the Deployment shows wins while it shows it")
+}
+
+func TestOnlyRolloutsThatCanChangeAreWatched(t *testing.T) {
+	g := NewWithT(t)
+	done := func(phase gitlabv1alpha1.RolloutPhase, record string) *gitlabv1alpha1.GitLabDeployment {
+		gld := &gitlabv1alpha1.GitLabDeployment{Spec: gitlabv1alpha1.GitLabDeploymentSpec{PodTemplateHash: "old"}}
+		gld.Status.Phase = phase
+		if record != "" {
+			gld.Status.Record = gitlabv1alpha1.GitLabRecord{ID: 1, Status: record}
+		}
+		return gld
+	}
+	g.Expect(Watched(done(gitlabv1alpha1.PhaseSucceeded, "success"), false, "new")).To(BeFalse(), "superseded after it succeeded: settled")
+	g.Expect(Watched(done(gitlabv1alpha1.PhaseCanceled, "canceled"), false, "new")).To(BeFalse())
+	g.Expect(Watched(done(gitlabv1alpha1.PhaseFailed, "failed"), false, "new")).To(BeFalse())
+	g.Expect(Watched(done(gitlabv1alpha1.PhaseSucceeded, "success"), true, "new")).To(BeTrue(), "the newest rollout can still fail or be deleted")
+	g.Expect(Watched(done(gitlabv1alpha1.PhaseCanceled, "canceled"), false, "old")).To(BeTrue(), "its template is applied again")
+	g.Expect(Watched(done(gitlabv1alpha1.PhaseProgressing, "running"), false, "new")).To(BeTrue(), "its record must be canceled")
+	g.Expect(Watched(done(gitlabv1alpha1.PhaseSucceeded, ""), false, "new")).To(BeTrue(), "finished without a record: recorded late")
 }

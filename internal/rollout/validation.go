@@ -22,13 +22,15 @@ import (
 	"regexp"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
 
 // Shapes GitLab accepts, checked before anything is sent to it.
 var (
-	shaPattern         = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	projectIDPattern   = regexp.MustCompile(`^[1-9][0-9]*$`)
+	shaPattern       = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	projectIDPattern = regexp.MustCompile(`^[1-9][0-9]*$`)
 	// GitLab's path rule for groups and projects: letters, digits, '_', '-'
 	// and '.', starting with a letter, digit or '_' (so never "." or "..").
 	projectPathPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$`)
@@ -56,7 +58,7 @@ func ValidateSpec(spec *gitlabv1alpha1.GitLabDeploymentSpec) error {
 	case len(spec.Environment) > 255:
 		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment name is too long (maximum is 255 characters)")
 	case !environmentPattern.MatchString(spec.Environment) || strings.HasPrefix(spec.Environment, "/") || strings.HasSuffix(spec.Environment, "/"):
-		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment %q can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', and spaces, but it cannot start or end with '/'", spec.Environment)
+		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment %q can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', and spaces, but it cannot start or end with '/'", Truncate(spec.Environment, 64))
 	case spec.Project == "":
 		return invalid(gitlabv1alpha1.ReasonInvalidProject, "the GitLab project is missing: set %s to a project ID or full path such as group/app", gitlabv1alpha1.AnnotationProject)
 	case len(spec.Project) > 255 || !projectIDPattern.MatchString(spec.Project) && !validProjectPath(spec.Project):
@@ -70,8 +72,12 @@ func ValidateSpec(spec *gitlabv1alpha1.GitLabDeploymentSpec) error {
 	case strings.ContainsAny(spec.Ref, " ~^:?*[\\") || strings.Contains(spec.Ref, ".."):
 		return invalid(gitlabv1alpha1.ReasonInvalidRef, "the ref %q is not a valid git branch or tag name (%s)", Truncate(spec.Ref, 64), gitlabv1alpha1.AnnotationRef)
 	}
+	if c := spec.Credentials; c != "" && len(validation.IsDNS1123Subdomain(c)) > 0 {
+		return invalid(gitlabv1alpha1.ReasonInvalidCredentials, "the credentials Secret %q is not the name of a Secret in this namespace "+
+			"(a rollout can only use a Secret of its own namespace; %s)", Truncate(c, 64), gitlabv1alpha1.AnnotationCredentials)
+	}
 	if a := spec.Approval; a != nil && a.Environment != "" && !environmentPattern.MatchString(a.Environment) {
-		return invalid(gitlabv1alpha1.ReasonInvalidApproval, "the approval environment %q is not a valid GitLab environment name", a.Environment)
+		return invalid(gitlabv1alpha1.ReasonInvalidApproval, "the approval environment %q is not a valid GitLab environment name", Truncate(a.Environment, 64))
 	}
 	return nil
 }

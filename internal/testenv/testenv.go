@@ -234,6 +234,7 @@ func TestOptions() operator.Options {
 	opts.GitLab.MaxRateLimitWait = -1
 	opts.HistoryLimit = 3
 	opts.CredentialsRetry = time.Second
+	opts.CredentialsCache = 500 * time.Millisecond
 	opts.GitLabRetry = 2 * time.Second
 	opts.FinalizeTimeout = 10 * time.Second
 	opts.AdoptAfter = 2 * time.Second

@@ -99,15 +99,15 @@ type phase func(ctx context.Context, s *scope) (ctrl.Result, error)
 
 // Reconcile brings one GitLabDeployment's record in line with its rollout.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	// Read from the API server, not the cache: the status is the memory of
-	// the exactly-once protocol, and a copy that lags this controller's own
-	// last write would patch back what that write changed.
+	// Read from the cache: a copy that lags this controller's own last
+	// write cannot patch it back, as every first status write of a
+	// reconcile carries the resourceVersion it was read at (checkpoint).
 	gld := &gitlabv1alpha1.GitLabDeployment{}
-	if err := r.liveReader().Get(ctx, req.NamespacedName, gld); err != nil {
+	if err := r.Get(ctx, req.NamespacedName, gld); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s := newScope(gld, r.now())
-	defer func() { retErr = r.finalizeStatus(ctx, s, retErr) }()
+	defer func() { retErr = r.finalizeStatus(ctx, s, &result, retErr) }()
 
 	if !gld.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
@@ -157,7 +157,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 	if !controllerutil.ContainsFinalizer(s.gld, gitlabv1alpha1.FinalizerRecord) {
 		return ctrl.Result{}, nil
 	}
-	s.target = rollout.StateGone
+	s.target = rollout.Remembered(rollout.StateGone, &s.gld.Status)
 	result, err := r.syncRecord(ctx, s, s.target)
 	if err != nil || result.RequeueAfter > 0 {
 		if s.now.Sub(s.gld.DeletionTimestamp.Time) < r.FinalizeTimeout {
@@ -204,7 +204,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // rolloutsOfDeployment maps a Deployment to the rollouts whose record can
-// still change.
+// still change; the settled history is left alone.
 func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object) []reconcile.Request {
 	rollouts, err := history.Of(ctx, r.Client, obj.GetNamespace(), obj.GetName())
 	if err != nil {
@@ -216,8 +216,7 @@ func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object
 		hash = rollout.TemplateHash(&deploy.Spec.Template)
 	}
 	for i := range rollouts {
-		// A rejected template applied again is watched so that it is kept held.
-		if rollout.Settled(&rollouts[i]) && rollout.Hash(&rollouts[i]) != hash {
+		if !rollout.Watched(&rollouts[i], i == len(rollouts)-1, hash) {
 			continue
 		}
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rollouts[i])})

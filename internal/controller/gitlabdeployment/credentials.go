@@ -19,6 +19,10 @@ package gitlabdeployment
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -50,6 +54,54 @@ type CredentialsResolver struct {
 	Reader client.Reader
 	// Default is the operator's default Secret; empty Name means none.
 	Default types.NamespacedName
+	// CacheFor is how long a Secret read (or found missing) is reused, so
+	// that a burst of rollouts in a namespace reads its Secret once; a
+	// changed Secret is used at most this long after the change. Zero
+	// reads the Secret every time.
+	CacheFor time.Duration
+	// Clock is the time source of the cache; the real clock if nil.
+	Clock clock.PassiveClock
+
+	mu   sync.Mutex
+	read map[types.NamespacedName]secretRead
+}
+
+// secretRead is one read of a Secret: its data, or that it is missing.
+type secretRead struct {
+	data    map[string][]byte
+	missing bool
+	at      time.Time
+}
+
+// get reads a Secret's data, reusing a read younger than CacheFor.
+func (r *CredentialsResolver) get(ctx context.Context, key types.NamespacedName) (map[string][]byte, error) {
+	now := time.Now()
+	if r.Clock != nil {
+		now = r.Clock.Now()
+	}
+	r.mu.Lock()
+	cached, ok := r.read[key]
+	r.mu.Unlock()
+	if ok && now.Sub(cached.at) < r.CacheFor {
+		if cached.missing {
+			return nil, apierrors.NewNotFound(corev1.Resource("secrets"), key.Name)
+		}
+		return cached.data, nil
+	}
+	secret := &corev1.Secret{}
+	err := r.Reader.Get(ctx, key, secret)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	if r.CacheFor > 0 {
+		r.mu.Lock()
+		if r.read == nil {
+			r.read = map[types.NamespacedName]secretRead{}
+		}
+		r.read[key] = secretRead{data: secret.Data, missing: err != nil, at: now}
+		r.mu.Unlock()
+	}
+	return secret.Data, err
 }
 
 // Resolve returns the credentials for gld and the Secret they came from.
@@ -59,11 +111,10 @@ func (r *CredentialsResolver) Resolve(ctx context.Context, gld *gitlabv1alpha1.G
 		name = gitlabv1alpha1.DefaultCredentialsSecret
 	}
 	key := types.NamespacedName{Namespace: gld.Namespace, Name: name}
-	secret := &corev1.Secret{}
-	err := r.Reader.Get(ctx, key, secret)
+	data, err := r.get(ctx, key)
 	if apierrors.IsNotFound(err) && r.Default.Name != "" && gld.Spec.Credentials == "" {
 		key = r.Default
-		err = r.Reader.Get(ctx, key, secret)
+		data, err = r.get(ctx, key)
 	}
 	switch {
 	case apierrors.IsNotFound(err):
@@ -74,12 +125,12 @@ func (r *CredentialsResolver) Resolve(ctx context.Context, gld *gitlabv1alpha1.G
 		return gitlab.Credentials{}, key, fmt.Errorf("reading the credentials Secret %s: %w", key, err)
 	}
 	creds := gitlab.Credentials{
-		URL:    string(secret.Data[gitlabv1alpha1.SecretKeyURL]),
-		Token:  string(secret.Data[gitlabv1alpha1.SecretKeyToken]),
-		CACert: secret.Data[gitlabv1alpha1.SecretKeyCA],
+		URL:    string(data[gitlabv1alpha1.SecretKeyURL]),
+		Token:  string(data[gitlabv1alpha1.SecretKeyToken]),
+		CACert: data[gitlabv1alpha1.SecretKeyCA],
 	}
 	for _, k := range []string{gitlabv1alpha1.SecretKeyURL, gitlabv1alpha1.SecretKeyToken} {
-		if len(secret.Data[k]) == 0 {
+		if len(data[k]) == 0 {
 			return gitlab.Credentials{}, key, &CredentialsError{Reason: gitlabv1alpha1.ReasonCredentialsInvalid,
 				Message: fmt.Sprintf("the credentials Secret %s has no key %q", key, k)}
 		}

@@ -17,29 +17,39 @@ limitations under the License.
 package gitlabdeployment
 
 import (
+	"fmt"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/rollout"
 )
 
+// maxEventNote is the longest Event note the API server keeps.
+const maxEventNote = 1024
+
+// note formats an Event note within maxEventNote.
+func note(format string, args ...any) string {
+	return rollout.Truncate(fmt.Sprintf(format, args...), maxEventNote-len("…"))
+}
+
 // warn emits a Warning Event on the GitLabDeployment.
-func (r *Reconciler) warn(obj *gitlabv1alpha1.GitLabDeployment, reason, action, note string, args ...any) {
+func (r *Reconciler) warn(obj *gitlabv1alpha1.GitLabDeployment, reason, action, format string, args ...any) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, action, note, args...)
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, action, "%s", note(format, args...))
 	}
 }
 
 // normal emits a Normal Event on the GitLabDeployment.
-func (r *Reconciler) normal(obj *gitlabv1alpha1.GitLabDeployment, reason, action, note string, args ...any) {
+func (r *Reconciler) normal(obj *gitlabv1alpha1.GitLabDeployment, reason, action, format string, args ...any) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, action, note, args...)
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, action, "%s", note(format, args...))
 	}
 }
 
 // tellDeployment emits an Event on the Deployment about the rollout.
-func (r *Reconciler) tellDeployment(deploy *appsv1.Deployment, gld *gitlabv1alpha1.GitLabDeployment, eventType, reason, action, note string, args ...any) {
+func (r *Reconciler) tellDeployment(deploy *appsv1.Deployment, gld *gitlabv1alpha1.GitLabDeployment, eventType, reason, action, format string, args ...any) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(deploy, gld, eventType, reason, action, note, args...)
+		r.Recorder.Eventf(deploy, gld, eventType, reason, action, "%s", note(format, args...))
 	}
 }

@@ -71,6 +71,7 @@ func (r *Reconciler) reconcileObservation(ctx context.Context, s *scope) (ctrl.R
 			state = rollout.StateSuperseded
 		}
 	}
+	state = rollout.Remembered(state, &gld.Status)
 	s.observed.state, s.target = state, state
 	observeRollout(gld, deploy, state, s.now)
 	return ctrl.Result{}, nil

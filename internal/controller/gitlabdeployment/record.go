@@ -92,8 +92,14 @@ func (r *Reconciler) syncRecord(ctx context.Context, s *scope, target rollout.St
 		s.synced = true
 		return ctrl.Result{}, r.clearIntent(ctx, s)
 	}
-	if err := r.writeIntent(ctx, s, action.Status); err != nil {
-		return ctrl.Result{}, err
+	if action.Create {
+		// A POST is not idempotent: its intent is saved first, so that a
+		// record whose answer was lost is adopted, not created twice. A PUT
+		// is sent again after a crash; GitLab refuses a same-status PUT,
+		// and send then reads the record instead.
+		if err := r.writeIntent(ctx, s, action.Status); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	if err := r.send(ctx, s, gl, action); err != nil {
 		return r.handleError(s, err)
@@ -168,14 +174,17 @@ func (r *Reconciler) clearIntent(ctx context.Context, s *scope) error {
 }
 
 // checkpoint writes the status now, before a step whose outcome must
-// survive a crash (the write-ahead intent of a GitLab write, a gate
-// decision before the Deployment changes), and makes it the base of later
-// patches.
+// survive a crash (the write-ahead intent of a POST, a gate decision before
+// the Deployment changes), and makes it the base of later patches. The
+// GitLabDeployment was read from the cache: the first write of a reconcile
+// carries its resourceVersion, so that a copy older than the stored one
+// conflicts (and the reconcile is retried on a fresh copy) instead of
+// acting twice on a decision that was already carried out.
 func (r *Reconciler) checkpoint(ctx context.Context, s *scope) error {
-	if err := r.Status().Patch(ctx, s.gld, client.MergeFrom(s.base)); err != nil {
+	if err := r.Status().Patch(ctx, s.gld, s.statusPatch()); err != nil {
 		return err
 	}
-	s.base = s.gld.DeepCopy()
+	s.base, s.fresh = s.gld.DeepCopy(), true
 	return nil
 }
 

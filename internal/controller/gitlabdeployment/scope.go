@@ -27,6 +27,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab"
@@ -50,6 +51,9 @@ type scope struct {
 	synced bool
 	// deleted: the finalizer was removed; there is no status to write.
 	deleted bool
+	// fresh: a write of this reconcile succeeded, so gld is the stored
+	// version and later patches need no resourceVersion precondition.
+	fresh bool
 	// problem: why the record could not be synced, and whether a change by
 	// a human is needed (stalled).
 	problem problem
@@ -83,6 +87,15 @@ type problem struct {
 
 func newScope(gld *gitlabv1alpha1.GitLabDeployment, now time.Time) *scope {
 	return &scope{gld: gld, base: gld.DeepCopy(), now: now}
+}
+
+// statusPatch is a merge patch from the base, with a resourceVersion
+// precondition until a write of this reconcile proved the copy current.
+func (s *scope) statusPatch() client.Patch {
+	if s.fresh {
+		return client.MergeFrom(s.base)
+	}
+	return client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})
 }
 
 func (s *scope) stallWith(reason, message string) {

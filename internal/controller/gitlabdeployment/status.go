@@ -22,10 +22,11 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/rollout"
@@ -34,18 +35,50 @@ import (
 // finalizeStatus computes the phase and every condition from what this
 // reconcile saw and decided, and patches the status once, if it changed.
 // A patch error is returned along with the reconcile's own error.
-func (r *Reconciler) finalizeStatus(ctx context.Context, s *scope, retErr error) error {
+//
+// Only a change a user would read is written: the phase, the record, the
+// approval and the conditions. The mirrored replica counts change on every
+// tick of a rollout; they are refreshed with the next such write. A copy
+// older than the stored object conflicts; the reconcile is then retried.
+func (r *Reconciler) finalizeStatus(ctx context.Context, s *scope, result *ctrl.Result, retErr error) error {
+	if apierrors.IsConflict(retErr) {
+		// A write of this reconcile found a newer stored object: the cache
+		// had not caught up yet. Nothing was sent; retry on a fresh copy.
+		*result = lowestRequeue(*result, ctrl.Result{RequeueAfter: conflictRetry})
+		return nil
+	}
 	if s.deleted || s.target == "" && s.problem.reason == "" {
 		return retErr
 	}
 	summarize(s)
-	if equality.Semantic.DeepEqual(s.base.Status, &s.gld.Status) {
+	if !statusChanged(&s.base.Status, &s.gld.Status) {
 		return retErr
 	}
-	if err := r.Status().Patch(ctx, s.gld, client.MergeFrom(s.base)); client.IgnoreNotFound(err) != nil {
-		return kerrors.NewAggregate([]error{retErr, fmt.Errorf("patching the status: %w", err)})
+	err := r.Status().Patch(ctx, s.gld, s.statusPatch())
+	switch {
+	case err == nil || apierrors.IsNotFound(err):
+		return retErr
+	case apierrors.IsConflict(err) && retErr == nil:
+		// The cache had not caught up with the stored object yet.
+		*result = lowestRequeue(*result, ctrl.Result{RequeueAfter: conflictRetry})
+		return nil
 	}
-	return retErr
+	return kerrors.NewAggregate([]error{retErr, fmt.Errorf("patching the status: %w", err)})
+}
+
+// conflictRetry is how soon a reconcile whose copy was stale is retried.
+const conflictRetry = 200 * time.Millisecond
+
+// statusChanged reports whether the new status differs from the stored one
+// in anything but the mirrored replica counts and the Deployment's
+// progress message.
+func statusChanged(stored, next *gitlabv1alpha1.GitLabDeploymentStatus) bool {
+	a, b := stored.DeepCopy(), next.DeepCopy()
+	for _, st := range []*gitlabv1alpha1.GitLabDeploymentStatus{a, b} {
+		st.Rollout.Replicas, st.Rollout.UpdatedReplicas, st.Rollout.AvailableReplicas = 0, 0, 0
+		st.Rollout.Reason, st.Rollout.Message = "", ""
+	}
+	return !equality.Semantic.DeepEqual(a, b)
 }
 
 // summarize sets the phase, the conditions and observedGeneration.

@@ -25,12 +25,14 @@ import (
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -53,10 +55,11 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// HistoryLimit is how many GitLabDeployments to keep per Deployment.
 	HistoryLimit int
-	// APIReader lists GitLabDeployments from the API server rather than
-	// the cache, which may not hold the one created a moment ago; the
-	// client is used if nil.
+	// APIReader reads a GitLabDeployment from the API server when the
+	// cache may not hold it yet; the client is used if nil.
 	APIReader client.Reader
+	// MaxConcurrentReconciles is how many Deployments are looked at at once.
+	MaxConcurrentReconciles int
 }
 
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
@@ -73,9 +76,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !rollout.OptedIn(deploy.Annotations) || !deploy.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	// Numbering and naming the next rollout needs every earlier one,
-	// including one this controller created a moment ago.
-	rollouts, err := history.Live(ctx, r.reader(), deploy.Namespace, deploy.Name)
+	// The cache may not hold a rollout created a moment ago: createRollout
+	// recognises it by its name and revision instead of making another.
+	rollouts, err := history.Of(ctx, r.Client, deploy.Namespace, deploy.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -95,7 +98,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // createRollout creates the GitLabDeployment of the Deployment's current
-// template, under the next free name.
+// template, under the next free name. A GitLabDeployment of that name with
+// the same template and revision is this rollout's, created by an earlier
+// reconcile that the cache has not shown yet: it is not created twice.
 func (r *Reconciler) createRollout(ctx context.Context, deploy *appsv1.Deployment, hash string, rollouts []gitlabv1alpha1.GitLabDeployment) (*gitlabv1alpha1.GitLabDeployment, error) {
 	gld, err := r.newRollout(deploy, hash, rollouts)
 	if err != nil {
@@ -107,12 +112,22 @@ func (r *Reconciler) createRollout(ctx context.Context, deploy *appsv1.Deploymen
 		if !apierrors.IsAlreadyExists(err) || n >= 10 {
 			return gld, err
 		}
-		// A rollout of that name is still being deleted from the history.
+		existing := &gitlabv1alpha1.GitLabDeployment{}
+		if err := r.reader().Get(ctx, client.ObjectKeyFromObject(gld), existing); client.IgnoreNotFound(err) != nil {
+			return nil, err
+		}
+		if rollout.Hash(existing) == hash && rollout.Revision(existing) == rollout.Revision(gld) {
+			return existing, nil
+		}
+		// An earlier rollout of the same template (kubectl rollout undo),
+		// or one still being deleted from the history, has that name.
 		gld.Name = fmt.Sprintf("%s-%d", base, n)
 		gld.ResourceVersion = ""
 	}
 }
 
+// reader reads from the API server, for the rare lookup the cache cannot
+// answer.
 func (r *Reconciler) reader() client.Reader {
 	if r.APIReader != nil {
 		return r.APIReader
@@ -124,10 +139,11 @@ func (r *Reconciler) reader() client.Reader {
 func (r *Reconciler) newRollout(deploy *appsv1.Deployment, hash string, rollouts []gitlabv1alpha1.GitLabDeployment) (*gitlabv1alpha1.GitLabDeployment, error) {
 	spec, specErr := rollout.SpecFromAnnotations(deploy.Name, deploy.Annotations)
 	spec.PodTemplateHash = hash
-	revision := int64(1)
+	// The Deployment's generation numbers its rollouts: every new pod
+	// template raises it, and it is known before any rollout is listed.
+	revision := max(deploy.Generation, 1)
 	seen := 0
 	for i := range rollouts {
-		revision = max(revision, rollout.Revision(&rollouts[i])+1)
 		if rollout.Hash(&rollouts[i]) == hash {
 			seen++
 		}
@@ -141,6 +157,8 @@ func (r *Reconciler) newRollout(deploy *appsv1.Deployment, hash string, rollouts
 			Namespace:   deploy.Namespace,
 			Labels:      map[string]string{gitlabv1alpha1.LabelWorkload: rollout.LabelValue(deploy.Name)},
 			Annotations: map[string]string{gitlabv1alpha1.AnnotationRevision: strconv.FormatInt(revision, 10)},
+			// The record finalizer comes with the object: no write to add it.
+			Finalizers: []string{gitlabv1alpha1.FinalizerRecord},
 		},
 		Spec: spec,
 	}
@@ -168,9 +186,10 @@ func (r *Reconciler) warnInvalid(deploy *appsv1.Deployment, gld *gitlabv1alpha1.
 	if gld.Spec.Approval != nil {
 		then = "the rollout stays held"
 	}
-	r.Recorder.Eventf(deploy, nil, "Warning", invalidErr.Reason, "Record",
-		"Invalid annotation on pod template %s: %s; %s until the annotation is fixed and a new rollout starts",
+	note := fmt.Sprintf("Invalid annotation on pod template %s: %s; %s until the annotation is fixed and a new rollout starts",
 		gld.Spec.PodTemplateHash, invalidErr.Message, then)
+	// The API server drops an Event whose note is over 1,024 bytes.
+	r.Recorder.Eventf(deploy, nil, corev1.EventTypeWarning, invalidErr.Reason, "Record", "%s", rollout.Truncate(note, 1020))
 }
 
 // pruneHistory deletes the oldest rollouts beyond the history limit; their
@@ -203,5 +222,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1.Deployment{}, builder.WithPredicates(optedIn, templateOrOptIn)).
 		Named("workload").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Complete(r)
 }
