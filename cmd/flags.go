@@ -82,7 +82,7 @@ func (f *flags) bindManager(fs *flag.FlagSet) {
 	fs.StringVar(&f.metricsCert, "metrics-cert-path", "",
 		"The directory holding the metrics server's tls.crt and tls.key.")
 	fs.IntVar(&f.webhookPort, "webhook-port", 9443, "The port the webhook server listens on.")
-	f.kubeQPS, f.kubeBurst = 50, 100
+	f.kubeQPS, f.kubeBurst = 500, 1000
 	fs.Float64Var(&f.kubeQPS, "kube-api-qps", f.kubeQPS, "Requests per second to the Kubernetes API server.")
 	fs.IntVar(&f.kubeBurst, "kube-api-burst", f.kubeBurst,
 		"Requests to the Kubernetes API server allowed above --kube-api-qps at once.")

@@ -52,8 +52,8 @@ type Config struct {
 // DefaultConfig returns the defaults used for zero Config fields.
 func DefaultConfig() Config {
 	return Config{
-		QPS:               10,
-		Burst:             20,
+		QPS:               100,
+		Burst:             200,
 		RequestTimeout:    30 * time.Second,
 		RetryMax:          2,
 		RetryWaitMin:      200 * time.Millisecond,

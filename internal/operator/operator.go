@@ -25,6 +25,9 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -81,7 +84,7 @@ func DefaultOptions() Options {
 		FinalizeTimeout:  10 * time.Minute,
 		Gate:             GateOptions{Webhooks: true, Polling: rollout.DefaultApprovalPolling},
 
-		MaxConcurrentReconciles: 4,
+		MaxConcurrentReconciles: 16,
 	}
 }
 
@@ -93,11 +96,16 @@ func NewScheme() *runtime.Scheme {
 	return s
 }
 
-// CacheOptions keeps the informer cache small: managed fields are dropped
-// from every object. Secrets are never cached: they are read on demand
+// CacheOptions keeps the informer cache to what the controllers read:
+// managed fields are dropped from every object; a Deployment that does not
+// opt in is kept as a stub, and one that does without its pod template
+// (rollout.TrimForCache). Secrets are never cached: they are read on demand
 // through the manager's API reader.
 func CacheOptions() cache.Options {
-	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject:         map[client.Object]cache.ByObject{&appsv1.Deployment{}: {Transform: rollout.TrimForCache}},
+	}
 }
 
 // Setup registers rollgate's indexes, controllers and metrics on mgr.
@@ -121,10 +129,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	if err := (&gitlabdeployment.Reconciler{
-		Client:           mgr.GetClient(),
-		Recorder:         mgr.GetEventRecorder("rollgate"),
-		GitLab:           registry,
-		Credentials:      &gitlabdeployment.CredentialsResolver{Reader: mgr.GetAPIReader(),
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("rollgate"),
+		GitLab:   registry,
+		Credentials: &gitlabdeployment.CredentialsResolver{Reader: mgr.GetAPIReader(),
 			Default: opts.DefaultCredentials, CacheFor: opts.CredentialsCache},
 		Metrics:          metrics,
 		CredentialsRetry: opts.CredentialsRetry,

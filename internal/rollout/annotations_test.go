@@ -207,4 +207,3 @@ func TestValuesTooLongForTheAPIAreCutAndExplained(t *testing.T) {
 	spec.Credentials = "../secret"
 	g.Expect(ReasonOf(ValidateSpec(&spec))).To(Equal(gitlabv1alpha1.ReasonInvalidCredentials))
 }
-

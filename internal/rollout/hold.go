@@ -35,13 +35,13 @@ func Gated(deploy *appsv1.Deployment) bool {
 
 // Held reports whether rollgate holds the Deployment's current template.
 func Held(deploy *appsv1.Deployment) bool {
-	return deploy.Spec.Paused && deploy.Annotations[gitlabv1alpha1.AnnotationHeldTemplate] == TemplateHash(&deploy.Spec.Template)
+	return deploy.Spec.Paused && deploy.Annotations[gitlabv1alpha1.AnnotationHeldTemplate] == CurrentHash(deploy)
 }
 
 // Holds reports whether the Deployment is paused, with rollgate's hold
 // marker, on the template with hash.
 func Holds(deploy *appsv1.Deployment, hash string) bool {
-	return deploy != nil && deploy.Spec.Paused && TemplateHash(&deploy.Spec.Template) == hash &&
+	return deploy != nil && deploy.Spec.Paused && CurrentHash(deploy) == hash &&
 		deploy.Annotations[gitlabv1alpha1.AnnotationHeldTemplate] != ""
 }
 

@@ -17,6 +17,7 @@ limitations under the License.
 package rollout
 
 import (
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -152,4 +153,37 @@ func TestOnlyRolloutsThatCanChangeAreWatched(t *testing.T) {
 	g.Expect(Watched(done(gitlabv1alpha1.PhaseCanceled, "canceled"), false, "old")).To(BeTrue(), "its template is applied again")
 	g.Expect(Watched(done(gitlabv1alpha1.PhaseProgressing, "running"), false, "new")).To(BeTrue(), "its record must be canceled")
 	g.Expect(Watched(done(gitlabv1alpha1.PhaseSucceeded, ""), false, "new")).To(BeTrue(), "finished without a record: recorded late")
+}
+
+func TestTheCacheKeepsOnlyWhatTheControllersRead(t *testing.T) {
+	g := NewWithT(t)
+	full := deploymentWith(3, func(d *appsv1.Deployment) {
+		d.Annotations = map[string]string{lastAppliedAnnotation: strings.Repeat("x", 4096), "team": "a"}
+		d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+		d.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: strings.Repeat("v", 2048)}}
+	})
+	hash := TemplateHash(&full.Spec.Template)
+
+	stub, err := TrimForCache(full.DeepCopy())
+	g.Expect(err).NotTo(HaveOccurred())
+	d := stub.(*appsv1.Deployment)
+	g.Expect(d.Spec.Template.Spec.Containers).To(BeEmpty(), "a Deployment that does not opt in is a stub")
+	g.Expect(d.Annotations).To(BeEmpty())
+	g.Expect(d.Name).To(Equal(full.Name))
+
+	optedIn := full.DeepCopy()
+	optedIn.Annotations[gitlabv1alpha1.AnnotationEnvironment] = "staging"
+	trimmed, err := TrimForCache(optedIn)
+	g.Expect(err).NotTo(HaveOccurred())
+	d = trimmed.(*appsv1.Deployment)
+	g.Expect(d.Spec.Template.Spec.Containers).To(BeEmpty(), "the pod template is dropped once hashed")
+	g.Expect(d.Annotations).NotTo(HaveKey(lastAppliedAnnotation))
+	g.Expect(d.ManagedFields).To(BeEmpty())
+	g.Expect(d.Spec.Replicas).To(Equal(full.Spec.Replicas))
+	g.Expect(CurrentHash(d)).To(Equal(hash), "the hash of the dropped template stands in for it")
+	g.Expect(Observe(d, hash)).To(Equal(Observe(full, hash)))
+
+	spoofed := full.DeepCopy()
+	spoofed.Annotations[cachedHashAnnotation] = "approved"
+	g.Expect(CurrentHash(spoofed)).To(Equal(hash), "a Deployment with its template is hashed, whatever its annotations say")
 }

@@ -213,7 +213,7 @@ func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object
 	reqs := make([]reconcile.Request, 0, len(rollouts))
 	hash := ""
 	if deploy, ok := obj.(*appsv1.Deployment); ok {
-		hash = rollout.TemplateHash(&deploy.Spec.Template)
+		hash = rollout.CurrentHash(deploy)
 	}
 	for i := range rollouts {
 		if !rollout.Watched(&rollouts[i], i == len(rollouts)-1, hash) {

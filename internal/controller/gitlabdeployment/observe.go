@@ -58,7 +58,7 @@ func (r *Reconciler) reconcileObservation(ctx context.Context, s *scope) (ctrl.R
 	}
 	hash := rollout.Hash(gld)
 	if hash == "" && deploy != nil {
-		hash = rollout.TemplateHash(&deploy.Spec.Template)
+		hash = rollout.CurrentHash(deploy)
 	}
 	gld.Status.PodTemplateHash = hash
 	state := rollout.Observe(deploy, hash)

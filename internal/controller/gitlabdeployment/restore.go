@@ -39,7 +39,7 @@ const podTemplateHashLabel = appsv1.DefaultDeploymentUniqueLabelKey
 // canceled. With nothing to go back to, the Deployment stays paused.
 func (r *Reconciler) reject(ctx context.Context, s *scope) error {
 	s.target = rollout.StateSuperseded
-	if rollout.TemplateHash(&s.observed.deploy.Spec.Template) != s.gld.Status.PodTemplateHash {
+	if rollout.CurrentHash(s.observed.deploy) != s.gld.Status.PodTemplateHash {
 		return nil
 	}
 	template, from, err := r.lastApprovedTemplate(ctx, s)
@@ -60,13 +60,23 @@ func (r *Reconciler) reject(ctx context.Context, s *scope) error {
 	if err := r.checkpoint(ctx, s); err != nil {
 		return err
 	}
-	patch := client.MergeFrom(s.observed.deploy.DeepCopy())
-	s.observed.deploy.Spec.Template = *template
-	rollout.Release(s.observed.deploy)
-	s.observed.deploy.Annotations[gitlabv1alpha1.AnnotationRestoredTemplate] = from
-	if err := r.Patch(ctx, s.observed.deploy, patch); err != nil {
+	// The cache keeps no pod template: the template is replaced on the
+	// Deployment as the API server has it, and only if it did not change.
+	live := &appsv1.Deployment{}
+	if err := r.liveReader().Get(ctx, client.ObjectKeyFromObject(s.observed.deploy), live); err != nil {
 		return err
 	}
+	patch := client.MergeFromWithOptions(live.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	live.Spec.Template = *template
+	rollout.Release(live)
+	if live.Annotations == nil {
+		live.Annotations = map[string]string{}
+	}
+	live.Annotations[gitlabv1alpha1.AnnotationRestoredTemplate] = from
+	if err := r.Patch(ctx, live, patch); err != nil {
+		return err
+	}
+	s.observed.deploy = live
 	logf.FromContext(ctx).Info("Restored the last approved template", "deployment", s.observed.deploy.Name,
 		"rejected", s.gld.Status.PodTemplateHash, "restored", from)
 	r.normal(s.gld, "RolloutRestored", "Restore", "Restored pod template %s of Deployment %s", from, s.observed.deploy.Name)

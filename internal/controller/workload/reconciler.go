@@ -82,7 +82,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	hash := rollout.TemplateHash(&deploy.Spec.Template)
+	hash := rollout.CurrentHash(deploy)
 	if rollout.NotARollout(deploy, hash, rollouts) {
 		return ctrl.Result{}, nil
 	}
