@@ -23,7 +23,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
+	"runtime/debug"
+	"strconv"
 
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
@@ -76,6 +79,9 @@ func run(f *flags) error {
 	if f.metricsCert != "" {
 		metricsOpts.CertDir = f.metricsCert
 	}
+	if limit := memoryLimit(); limit > 0 {
+		setupLog.Info("Keeping the Go heap under 90% of the memory limit", "limit", limit)
+	}
 	restCfg := ctrl.GetConfigOrDie()
 	restCfg.QPS, restCfg.Burst = float32(f.kubeQPS), f.kubeBurst
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
@@ -106,4 +112,20 @@ func run(f *flags) error {
 	}
 	setupLog.Info("Starting manager")
 	return mgr.Start(ctx)
+}
+
+// memoryLimit sets the Go runtime's soft memory limit (GOMEMLIMIT) to 90%
+// of $MEMORY_LIMIT (bytes; the installer sets it to the container's memory
+// limit), unless GOMEMLIMIT is set. It returns the limit it set, or 0.
+func memoryLimit() int64 {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	limit, err := strconv.ParseInt(os.Getenv("MEMORY_LIMIT"), 10, 64)
+	if err != nil || limit <= 0 || limit == math.MaxInt64 {
+		return 0
+	}
+	soft := limit / 10 * 9
+	debug.SetMemoryLimit(soft)
+	return soft
 }

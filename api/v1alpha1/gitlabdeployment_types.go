@@ -285,6 +285,25 @@ type ApprovalStatus struct {
 	// lastCheckedAt is when GitLab was last asked.
 	// +optional
 	LastCheckedAt *metav1.Time `json:"lastCheckedAt,omitempty"`
+
+	// bypass is who released the rollout without approval, and why, when
+	// the approval was bypassed.
+	// +optional
+	Bypass *ApprovalBypass `json:"bypass,omitempty"`
+}
+
+// ApprovalBypass records a release without approval.
+type ApprovalBypass struct {
+	// user is who set the bypass annotation, as the API server
+	// authenticated them (recorded by rollgate's admission webhook).
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	User string `json:"user,omitempty"`
+
+	// reason is the value of the bypass annotation.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // ApprovalRuleStatus is one GitLab approval rule and how far it is satisfied.

@@ -86,4 +86,8 @@ const (
 	ReasonPipelineJobFailed    = "PipelineJobFailed"
 	ReasonRejectedTemplateHeld = "RejectedTemplateHeld"
 	ReasonHeldLate             = "HeldLate"
+	// ReasonApprovalRulesNotFound: with the Record source, GitLab reports
+	// neither approval rules nor approvals for the record; the rollout stays
+	// held (a pending count of 0 is never read as approval).
+	ReasonApprovalRulesNotFound = "ApprovalRulesNotFound"
 )

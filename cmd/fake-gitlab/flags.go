@@ -39,6 +39,7 @@ type options struct {
 	fakeClock    string
 	controlToken string
 	approvalHook bool
+	jobApprovals bool
 	seed         gitlabtest.Seed
 	clock        gitlabtest.Clock
 }
@@ -62,6 +63,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.controlToken, "control-token", "", "require X-Fake-Token on the control API")
 	fs.BoolVar(&o.approvalHook, "approval-hooks", false,
 		"send Deployment Hooks for approvals, rejections and blocked deployments (GitLab with gitlab-org/gitlab!239337)")
+	fs.BoolVar(&o.jobApprovals, "job-approvals-only", false,
+		"compute deployment approvals only for CI jobs' deployments, as older GitLab versions do")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -177,6 +180,9 @@ func (o *options) build() (*gitlabtest.Fake, error) {
 	}
 	if o.approvalHook {
 		opts = append(opts, gitlabtest.WithApprovalHooks())
+	}
+	if o.jobApprovals {
+		opts = append(opts, gitlabtest.WithJobApprovalsOnly())
 	}
 	f := gitlabtest.NewHandler(opts...)
 	if err := f.Seed(o.seed); err != nil {

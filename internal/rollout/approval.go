@@ -50,10 +50,22 @@ func VerdictOf(source gitlabv1alpha1.ApprovalSource, d *gitlab.Deployment) Verdi
 	approved := Verdict{gitlabv1alpha1.ApprovalApproved, gitlabv1alpha1.ReasonApproved,
 		fmt.Sprintf("GitLab deployment #%d is approved", d.IID)}
 	if source == gitlabv1alpha1.ApprovalSourceRecord {
-		if d.PendingApprovalCount > 0 {
+		switch {
+		case d.PendingApprovalCount > 0:
 			return pending
+		case approvalsMet(d):
+			return approved
 		}
-		return approved
+		// No pending approval is not an approval: GitLab reports none when
+		// the environment has no approval rules, and, before it computed
+		// approvals for deployments created through the API, for every
+		// such deployment. Fail closed.
+		return Verdict{gitlabv1alpha1.ApprovalAwaiting, gitlabv1alpha1.ReasonApprovalRulesNotFound, fmt.Sprintf(
+			"GitLab reports no approval rules and no approvals for GitLab deployment #%d in %s: protect the environment "+
+				"with deployment approval rules (GitLab Premium or Ultimate, on a version that computes approvals of deployments "+
+				"created through the API; older versions compute them only for blocked CI jobs: use source=Pipeline there), "+
+				"or release the rollout with the %s annotation",
+			d.IID, d.Environment, gitlabv1alpha1.AnnotationApprovalBypass)}
 	}
 	switch d.Status {
 	case gitlab.StatusBlocked:
@@ -70,6 +82,25 @@ func VerdictOf(source gitlabv1alpha1.ApprovalSource, d *gitlab.Deployment) Verdi
 	}
 	pending.Message = fmt.Sprintf("The CI job of GitLab deployment #%d is %s", d.IID, d.Status)
 	return pending
+}
+
+// approvalsMet reports whether the approvals GitLab reports with a
+// deployment meet its environment's rules: every rule has its required
+// approvals, or, with the legacy unified count and no rules, at least one
+// approval was given and none is pending.
+func approvalsMet(d *gitlab.Deployment) bool {
+	if d.PendingApprovalCount > 0 {
+		return false
+	}
+	if len(d.Rules) == 0 {
+		return countApproved(d.Approvals) > 0
+	}
+	for _, rule := range d.Rules {
+		if rule.RequiredApprovals <= 0 || countApproved(rule.Approvals) < rule.RequiredApprovals {
+			return false
+		}
+	}
+	return true
 }
 
 func rejectionMessage(d *gitlab.Deployment) string {

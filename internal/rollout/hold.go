@@ -73,9 +73,6 @@ func CarryHold(deploy, old *appsv1.Deployment) {
 	if _, has := deploy.Annotations[gitlabv1alpha1.AnnotationHeldTemplate]; !has {
 		deploy.Annotations[gitlabv1alpha1.AnnotationHeldTemplate] = v
 	}
-	if by, ok := old.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy]; ok && deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypass] != "" {
-		deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy] = by
-	}
 }
 
 // TemplateApproved reports whether a rollout of the template was approved

@@ -81,6 +81,7 @@ func (h *DeploymentHolder) Default(ctx context.Context, deploy *appsv1.Deploymen
 			return fmt.Errorf("decoding the old Deployment: %w", err)
 		}
 	}
+	freshBypass := signBypass(deploy, old, req.UserInfo.Username)
 	hash := rollout.TemplateHash(&deploy.Spec.Template)
 	if old != nil && rollout.TemplateHash(&old.Spec.Template) == hash {
 		rollout.CarryHold(deploy, old)
@@ -88,8 +89,12 @@ func (h *DeploymentHolder) Default(ctx context.Context, deploy *appsv1.Deploymen
 	}
 	// A new template from a user is no longer the one rollgate restored.
 	delete(deploy.Annotations, gitlabv1alpha1.AnnotationRestoredTemplate)
-	if deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypass] != "" {
-		deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy] = req.UserInfo.Username
+	if freshBypass {
+		// A bypass set together with the new template releases it; one left
+		// from before does not: a bypass is spent once.
+		if old != nil && rollout.Held(old) {
+			rollout.Release(deploy)
+		}
 		return nil
 	}
 	rollouts, err := history.Of(ctx, h.Reader, deploy.Namespace, deploy.Name)
@@ -106,6 +111,30 @@ func (h *DeploymentHolder) Default(ctx context.Context, deploy *appsv1.Deploymen
 	logf.FromContext(ctx).Info("Held an unapproved pod template", "deployment", deploy.Name,
 		"namespace", deploy.Namespace, "podTemplateHash", hash, "user", req.UserInfo.Username)
 	return nil
+}
+
+// signBypass records who set the bypass annotation, as the API server
+// authenticated them, so that nobody can claim another name: the
+// bypassed-by annotation is set by this webhook only, to the user of the
+// request that set or changed the bypass, kept from the old object while
+// the bypass stays as it was, and removed with it. It reports whether this
+// request set or changed the bypass.
+func signBypass(deploy, old *appsv1.Deployment, username string) bool {
+	reason := deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypass]
+	if reason == "" {
+		delete(deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypassedBy)
+		return false
+	}
+	if old != nil && old.Annotations[gitlabv1alpha1.AnnotationApprovalBypass] == reason {
+		if by, ok := old.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy]; ok {
+			deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy] = by
+		} else {
+			delete(deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypassedBy)
+		}
+		return false
+	}
+	deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy] = username
+	return true
 }
 
 // DeploymentGuard refuses to unpause a Deployment that rollgate holds for

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -72,6 +73,11 @@ func (r *Reconciler) consultGitLab(ctx context.Context, s *scope) (ctrl.Result, 
 		r.decide(s, v.State, v.Reason, v.Message)
 		r.warn(s.gld, gitlabv1alpha1.ReasonRejected, "Approve", "%s; restoring the last approved template", v.Message)
 		return ctrl.Result{}, r.reject(ctx, s)
+	}
+	if c := approvedCondition(s.gld); v.Reason == gitlabv1alpha1.ReasonApprovalRulesNotFound && (c == nil || c.Reason != v.Reason) {
+		// Said once, when it starts: it needs someone to act.
+		r.warn(s.gld, v.Reason, "Approve", "%s", v.Message)
+		r.tellDeployment(s.observed.deploy, s.gld, corev1.EventTypeWarning, v.Reason, "Approve", "%s (GitLabDeployment %s)", v.Message, s.gld.Name)
 	}
 	s.decideApproval(metav1.ConditionFalse, v.Reason, v.Message)
 	logf.FromContext(ctx).V(1).Info("Checked GitLab approvals", "pending", d.PendingApprovalCount, "requeueAfter", poll.RequeueAfter)

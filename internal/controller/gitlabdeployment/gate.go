@@ -46,6 +46,13 @@ func (r *Reconciler) reconcileGate(ctx context.Context, s *scope) (ctrl.Result, 
 			return ctrl.Result{}, r.keepReleased(ctx, s)
 		}
 	}
+	if reason := s.observed.deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypass]; reason != "" &&
+		rollout.CurrentHash(s.observed.deploy) == gld.Status.PodTemplateHash {
+		// Recorded and spent whatever the rollout shows: a bypass that came
+		// with a template that completed before rollgate looked must not
+		// stay on the Deployment and release the next one.
+		return ctrl.Result{}, r.bypass(ctx, s, reason)
+	}
 	if s.observed.state != rollout.StateHeld && s.observed.state != rollout.StateProgressing {
 		// Complete when first seen, replaced, failed or gone: nothing to hold.
 		return ctrl.Result{}, nil
@@ -54,9 +61,6 @@ func (r *Reconciler) reconcileGate(ctx context.Context, s *scope) (ctrl.Result, 
 		if done, err := r.startGate(ctx, s); done || err != nil {
 			return ctrl.Result{}, err
 		}
-	}
-	if reason := s.observed.deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypass]; reason != "" {
-		return ctrl.Result{}, r.bypass(ctx, s, reason)
 	}
 	if timeout := gld.Spec.Approval.Timeout; timeout != nil && s.now.Sub(gld.Status.Approval.RequestedAt.Time) >= timeout.Duration {
 		r.decide(s, gitlabv1alpha1.ApprovalTimedOut, gitlabv1alpha1.ReasonTimedOut, "No approval came within "+timeout.Duration.String())
@@ -160,13 +164,25 @@ func (r *Reconciler) keepRejected(ctx context.Context, s *scope) error {
 func (r *Reconciler) bypass(ctx context.Context, s *scope, reason string) error {
 	by := s.observed.deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy]
 	if by == "" {
+		// Only rollgate's admission webhook signs a bypass; without it (the
+		// webhook was not called) nobody is named.
 		by = "an unknown user"
 	}
+	if s.gld.Status.Approval == nil {
+		now := metav1.NewTime(s.now)
+		s.gld.Status.Approval = &gitlabv1alpha1.ApprovalStatus{RequestedAt: &now}
+	}
+	s.gld.Status.Approval.Bypass = &gitlabv1alpha1.ApprovalBypass{User: rollout.Truncate(by, 500), Reason: rollout.Truncate(reason, 1000)}
 	r.decide(s, gitlabv1alpha1.ApprovalBypassed, gitlabv1alpha1.ReasonBypassed, "Released without approval by "+by+": "+reason)
 	r.warn(s.gld, "ApprovalBypassed", "Bypass", "Released pod template %s without GitLab approval; bypassed by %s: %s",
 		s.gld.Status.PodTemplateHash, by, reason)
 	r.tellDeployment(s.observed.deploy, s.gld, corev1.EventTypeWarning, "ApprovalBypassed", "Bypass",
 		"Released pod template %s without GitLab approval; bypassed by %s: %s", s.gld.Status.PodTemplateHash, by, reason)
+	// The bypass is saved before the Deployment changes, so that a crash in
+	// between cannot leave a released rollout that nobody recorded.
+	if err := r.checkpoint(ctx, s); err != nil {
+		return err
+	}
 	patch := client.MergeFrom(s.observed.deploy.DeepCopy())
 	rollout.Release(s.observed.deploy)
 	delete(s.observed.deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypass)
@@ -174,7 +190,9 @@ func (r *Reconciler) bypass(ctx context.Context, s *scope, reason string) error 
 	if err := r.Patch(ctx, s.observed.deploy, patch); err != nil {
 		return err
 	}
-	s.target = rollout.StateProgressing
+	if s.observed.state == rollout.StateHeld {
+		s.target = rollout.StateProgressing
+	}
 	return nil
 }
 

@@ -54,7 +54,13 @@ const (
 
 func newGitLab(t *testing.T, ns string, opts ...func(*gitlabtest.ProjectSpec)) *gitlabFixture {
 	t.Helper()
-	srv := gitlabtest.NewServer()
+	return newGitLabServer(t, ns, nil, opts...)
+}
+
+// newGitLabServer is newGitLab with options of the fake server itself.
+func newGitLabServer(t *testing.T, ns string, srvOpts []gitlabtest.Option, opts ...func(*gitlabtest.ProjectSpec)) *gitlabFixture {
+	t.Helper()
+	srv := gitlabtest.NewServer(srvOpts...)
 	t.Cleanup(srv.Close)
 	g := NewWithT(t)
 	_, err := srv.AddUser(gitlabtest.UserSpec{Username: "rollgate"})

@@ -57,7 +57,7 @@ func (f *Fake) requiredApprovalCount(env *environment) int {
 // pendingApprovalCount is Deployment#pending_approval_count: per rule, not
 // pooled.
 func (f *Fake) pendingApprovalCount(d *deployment) int {
-	if len(f.protections(d.env)) == 0 {
+	if len(f.protections(d.env)) == 0 || f.cfg.jobApprovalsOnly && d.job == nil {
 		return 0
 	}
 	rules := f.approvalRules(d.env)

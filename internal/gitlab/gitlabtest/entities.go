@@ -158,6 +158,9 @@ type approvalSummaryJSON struct {
 
 func (f *Fake) approvalSummary(d *deployment, base string) *approvalSummaryJSON {
 	sum := &approvalSummaryJSON{Rules: []approvalRuleJSON{}}
+	if f.cfg.jobApprovalsOnly && d.job == nil {
+		return sum
+	}
 	for _, r := range f.approvalRules(d.env) {
 		rj := approvalRuleJSON{ID: r.id, AccessLevelDescription: humanizeRule(&r.accessRule),
 			RequiredApprovals: r.requiredApprovals, GroupInheritanceType: r.groupInheritance,

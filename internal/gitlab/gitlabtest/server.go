@@ -52,6 +52,9 @@ type config struct {
 	controlToken   string
 	disableControl bool
 	approvalHooks  bool
+	// jobApprovalsOnly: approvals are computed only for deployments of CI
+	// jobs (older GitLab), never for deployments created through the API.
+	jobApprovalsOnly bool
 }
 
 // Option configures a Fake.
@@ -88,6 +91,12 @@ func WithCommunityEdition() Option { return func(f *Fake) { f.cfg.community = tr
 // manual action). Off by default: GitLab without that change sends no
 // hook for an approval.
 func WithApprovalHooks() Option { return func(f *Fake) { f.cfg.approvalHooks = true } }
+
+// WithJobApprovalsOnly makes the fake answer as GitLab versions that
+// compute deployment approvals only for CI jobs' deployments: a deployment
+// created through the API on a protected environment reports no pending
+// approvals and no approval rules, and cannot be approved.
+func WithJobApprovalsOnly() Option { return func(f *Fake) { f.cfg.jobApprovalsOnly = true } }
 
 // WithHookClient sets the HTTP client used to deliver webhooks.
 func WithHookClient(c *http.Client) Option { return func(f *Fake) { f.cfg.hookClient = c } }
