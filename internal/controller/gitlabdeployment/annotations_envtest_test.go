@@ -117,8 +117,11 @@ func TestFixedApprovalAnnotationGatesTheNextRollout(t *testing.T) {
 		g.Expect(gld.Annotations).NotTo(HaveKey(gitlabv1alpha1.AnnotationInvalid))
 		g.Expect(gld.Spec.Approval.Source).To(Equal(gitlabv1alpha1.ApprovalSourceRecord))
 		g.Expect(condition(gld, gitlabv1alpha1.ConditionStalled)).To(BeNil(), describe(gld))
-		// staging is not protected here, so the Record source approves at once.
+		// staging has no approval rules here: the Record source never reads
+		// that as approval, and says why.
 		g.Expect(gld.Status.Approval).NotTo(BeNil(), describe(gld))
-		g.Expect(gld.Status.Approval.State).To(Equal(gitlabv1alpha1.ApprovalApproved), describe(gld))
+		g.Expect(gld.Status.Approval.State).To(Equal(gitlabv1alpha1.ApprovalAwaiting), describe(gld))
+		g.Expect(condition(gld, gitlabv1alpha1.ConditionApproved)).To(HaveField("Reason", gitlabv1alpha1.ReasonApprovalRulesNotFound))
+		g.Expect(getDeployment(g, d).Spec.Paused).To(BeTrue())
 	}).WithTimeout(gateWait).Should(Succeed())
 }

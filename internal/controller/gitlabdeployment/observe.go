@@ -18,7 +18,10 @@ package gitlabdeployment
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,14 +42,23 @@ func (r *Reconciler) reconcileValidation(ctx context.Context, s *scope) (ctrl.Re
 		return ctrl.Result{}, nil
 	}
 	s.stallWith(rollout.ReasonOf(err), err.Error())
-	r.warn(s.gld, s.problem.reason, "Validate", "%s", s.problem.message)
 	if s.gld.Spec.Approval != nil {
 		if err := r.holdInvalid(ctx, s); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
+	if stalled := apimeta.FindStatusCondition(s.gld.Status.Conditions, gitlabv1alpha1.ConditionStalled); stalled != nil &&
+		stalled.Reason == s.problem.reason && stalled.Message == s.problem.message {
+		// Said before: it needs a human, not another Event or log line.
+		return ctrl.Result{}, errStalledBefore
+	}
+	r.warn(s.gld, s.problem.reason, "Validate", "%s", s.problem.message)
 	return ctrl.Result{}, reconcile.TerminalError(err)
 }
+
+// errStalledBefore ends a reconcile that found the rollout stalled for the
+// reason it already shows; it is not reported to the runtime.
+var errStalledBefore = errors.New("stalled as before")
 
 // reconcileObservation reads the Deployment and the newer rollouts of it,
 // and says what they show about this rollout.

@@ -18,6 +18,7 @@ package gitlabdeployment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,6 +47,9 @@ func (r *Reconciler) finalizeStatus(ctx context.Context, s *scope, result *ctrl.
 		// had not caught up yet. Nothing was sent; retry on a fresh copy.
 		*result = lowestRequeue(*result, ctrl.Result{RequeueAfter: conflictRetry})
 		return nil
+	}
+	if errors.Is(retErr, errStalledBefore) {
+		retErr = nil
 	}
 	if s.deleted || s.target == "" && s.problem.reason == "" {
 		return retErr
