@@ -33,21 +33,28 @@ import (
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
 
-// The failure policy is Ignore: a rollgate that is down never blocks anyone's
-// Deployments. A gated rollout that slips past while the webhook is down is
-// paused by the GitLabDeployment controller as soon as it sees it.
+// Only Deployments that are or were gated reach the webhooks (the
+// matchConditions: the approval annotation, not "false", on the new or the
+// old object, or rollgate's hold marker on the old one); a value rollgate
+// cannot parse is sent too, so that it fails closed. For those the failure
+// policy is Fail: while rollgate is unreachable their new templates are
+// refused, and every other workload never waits on rollgate. An installer
+// that sets Ignore instead still has the GitLabDeployment controller pause a
+// gated rollout that slipped past (HeldLate).
 //
-// +kubebuilder:webhook:path=/mutate-apps-v1-deployment,mutating=true,failurePolicy=ignore,sideEffects=None,groups=apps,resources=deployments,verbs=create;update,versions=v1,name=hold.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded
-// +kubebuilder:webhook:path=/validate-apps-v1-deployment,mutating=false,failurePolicy=ignore,sideEffects=None,groups=apps,resources=deployments,verbs=update,versions=v1,name=guard.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5
+// +kubebuilder:webhook:path=/mutate-apps-v1-deployment,mutating=true,failurePolicy=fail,sideEffects=None,groups=apps,resources=deployments,verbs=create;update,versions=v1,name=hold.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded,patch=`{"matchConditions":[{"name":"gated-or-held","expression":"(has(object.metadata.annotations) && 'gitlab.rollgate.dev/approval' in object.metadata.annotations && !(object.metadata.annotations['gitlab.rollgate.dev/approval'].lowerAscii() in ['', 'false'])) || (oldObject != null && has(oldObject.metadata.annotations) && ('gitlab.rollgate.dev/held-template' in oldObject.metadata.annotations || ('gitlab.rollgate.dev/approval' in oldObject.metadata.annotations && !(oldObject.metadata.annotations['gitlab.rollgate.dev/approval'].lowerAscii() in ['', 'false']))))"}]}`
+// +kubebuilder:webhook:path=/validate-apps-v1-deployment,mutating=false,failurePolicy=fail,sideEffects=None,groups=apps,resources=deployments,verbs=update,versions=v1,name=guard.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"matchConditions":[{"name":"gated-or-held","expression":"(has(object.metadata.annotations) && 'gitlab.rollgate.dev/approval' in object.metadata.annotations && !(object.metadata.annotations['gitlab.rollgate.dev/approval'].lowerAscii() in ['', 'false'])) || (oldObject != null && has(oldObject.metadata.annotations) && ('gitlab.rollgate.dev/held-template' in oldObject.metadata.annotations || ('gitlab.rollgate.dev/approval' in oldObject.metadata.annotations && !(oldObject.metadata.annotations['gitlab.rollgate.dev/approval'].lowerAscii() in ['', 'false']))))"}]}`
 
 // The self-managed webhook certificate (internal/webhookcert) sets the
 // caBundle of rollgate's own webhook configurations and keeps the CA in a
 // Secret of the operator's namespace; both are named, so nothing else can be
-// read or changed (a create cannot be limited by name).
+// read or changed (a create cannot be limited by name). Every replica
+// watches the three objects; its list and watch ask for metadata.name, which
+// the API server authorizes by resource name.
 //
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,resourceNames=rollgate-mutating-webhook-configuration,verbs=get;patch
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,resourceNames=rollgate-validating-webhook-configuration,verbs=get;patch
-// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,resourceNames=rollgate-webhook-cert,verbs=get;update
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,resourceNames=rollgate-mutating-webhook-configuration,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,resourceNames=rollgate-validating-webhook-configuration,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,resourceNames=rollgate-webhook-cert,verbs=get;list;watch;update
 // +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=create
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=selfsubjectreviews,verbs=create
 
