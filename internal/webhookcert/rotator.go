@@ -319,6 +319,9 @@ func (r *Rotator) startWatches(ctx context.Context) error {
 	if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
 		return nil
 	}
+	if stores == nil {
+		stores = []toolscache.Store{}
+	}
 	r.mu.Lock()
 	r.configs = stores
 	r.mu.Unlock()
@@ -445,6 +448,9 @@ func (r *Rotator) Checker(addr string) healthz.Checker {
 		r.mu.Unlock()
 		if current == nil {
 			return errors.New("no webhook certificate yet")
+		}
+		if r.Watch != nil && configs == nil {
+			return errors.New("not watching the webhook configurations yet")
 		}
 		if _, err := current.verify(r.Hosts, r.clock().Now()); err != nil {
 			return err
