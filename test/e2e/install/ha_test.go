@@ -1,7 +1,6 @@
 package install
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -23,6 +22,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -103,6 +103,27 @@ func TestWebhooksFailClosedForGatedDeploymentsOnly(t *testing.T) {
 		g.Expect(cur.Spec.Paused).To(BeTrue())
 		g.Expect(replicaSetsOf(g, k8s, ns, "gated")).To(BeEmpty())
 	}).WithTimeout(3 * time.Second).WithPolling(poll).Should(Succeed())
+
+	// Break glass, as the README has it: a cluster administrator makes the
+	// webhooks fail open, and the gated Deployment can be changed.
+	for _, obj := range []client.Object{
+		&admissionregistrationv1.MutatingWebhookConfiguration{}, &admissionregistrationv1.ValidatingWebhookConfiguration{},
+	} {
+		obj.SetName(mutatingWebhook)
+		if _, ok := obj.(*admissionregistrationv1.ValidatingWebhookConfiguration); ok {
+			obj.SetName(validatingWebhook)
+		}
+		patch := client.RawPatch(types.JSONPatchType, []byte(`[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Ignore"}]`))
+		g.Expect(k8s.Patch(t.Context(), obj, patch)).To(Succeed())
+	}
+	g.Eventually(func() error {
+		return update(t, k8s, ns, "gated", func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].Image = "registry.example/web:2"
+			d.Spec.Paused = false
+			d.Annotations[gitlabv1alpha1.AnnotationApprovalBypass] = "incident 4711: rollgate down"
+		})
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	waitRolledOut(t, k8s, gated)
 }
 
 // Two managers run as the installer runs its two replicas, behind one
@@ -124,8 +145,9 @@ func TestTwoReplicasKeepTheGateWhenOneDies(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(apply(t.Context(), c.Config, objs)).To(Succeed())
 
-	a := newHostManager(t, binary(), c.KubeconfigPath, d)
-	b := newHostManager(t, binary(), c.KubeconfigPath, d)
+	bin := binary()
+	a := newHostManager(t, bin, c.KubeconfigPath, d)
+	b := newHostManager(t, bin, c.KubeconfigPath, d)
 	for _, m := range []*hostManager{a, b} {
 		// Held rollouts are looked at every 2 s at most, so that the test
 		// need not wait for the default back-off.
@@ -395,8 +417,9 @@ func reapplyWithoutCABundle(t *testing.T, k8s client.Client, objs []*unstructure
 		obj.SetResourceVersion(live.GetResourceVersion())
 		g.Expect(k8s.Update(t.Context(), obj)).To(Succeed())
 	}
-	g.Expect(k8s.Get(t.Context(), client.ObjectKeyFromObject(mutating), mutating)).To(Succeed())
-	g.Expect(bytes.Equal(mutating.Webhooks[0].ClientConfig.CABundle, nil)).To(BeTrue(), "the re-apply removed the caBundle")
+	// As the API server stored them:
+	g.Expect(mutating.Webhooks[0].ClientConfig.CABundle).To(BeEmpty(), "the re-apply removed the caBundle")
+	g.Expect(validating.Webhooks[0].ClientConfig.CABundle).To(BeEmpty(), "the re-apply removed the caBundle")
 }
 
 // expectRefusedRelease waits until releasing the held Deployment "web"
