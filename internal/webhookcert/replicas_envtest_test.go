@@ -86,7 +86,7 @@ func newReplica(t *testing.T, env *envtest.Environment, clk *clocktesting.FakeCl
 	port := l.Addr().(*net.TCPAddr).Port
 	g.Expect(l.Close()).To(Succeed())
 	r := &replica{Rotator: &Rotator{Client: c, Reader: c, Watch: watch, Secret: secretKey, CertDir: t.TempDir(),
-		Hosts: hosts, MutatingWebhooks: []string{"mutating"}, ValidatingWebhooks: []string{"validating"},
+		Hosts: hosts, MutatingWebhooks: []string{"shared-mutating"}, ValidatingWebhooks: []string{"shared-validating"},
 		Validity: validity, CheckInterval: time.Hour, Clock: clk},
 		addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), updates: updates}
 	return r
@@ -177,7 +177,7 @@ func TestTwoReplicasShareRenewAndReinjectOneCertificate(t *testing.T) {
 	g.Expect(a.updates.Load()+b.updates.Load()).To(BeEquivalentTo(1), "one replica renewed, the other adopted it")
 
 	// A GitOps tool applies the configurations again, without caBundle.
-	for _, obj := range []client.Object{mutatingConfig("mutating", "hold.test.rollgate.dev"), validatingConfig("validating", "guard.test.rollgate.dev")} {
+	for _, obj := range []client.Object{mutatingConfig("shared-mutating", "hold.test.rollgate.dev"), validatingConfig("shared-validating", "guard.test.rollgate.dev")} {
 		blank(obj)
 		live := obj.DeepCopyObject().(client.Object)
 		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(obj), live)).To(Succeed())
@@ -197,7 +197,7 @@ func TestTwoReplicasShareRenewAndReinjectOneCertificate(t *testing.T) {
 func installConfigs(t *testing.T, c client.Client) (client.Object, client.Object) {
 	t.Helper()
 	g := NewWithT(t)
-	mutating, validating := mutatingConfig("mutating", "hold.test.rollgate.dev"), validatingConfig("validating", "guard.test.rollgate.dev")
+	mutating, validating := mutatingConfig("shared-mutating", "hold.test.rollgate.dev"), validatingConfig("shared-validating", "guard.test.rollgate.dev")
 	blank(mutating)
 	blank(validating)
 	g.Expect(c.Create(t.Context(), mutating)).To(Succeed())
@@ -230,4 +230,3 @@ func blank(obj client.Object) {
 		}
 	}
 }
-

@@ -273,8 +273,8 @@ func (r *Rotator) poke() {
 	}
 }
 
-// startWatches starts an informer on each named object and waits until
-// they have listed.
+// startWatches starts an informer on each named object; the readiness check
+// uses the configurations' once they have listed.
 func (r *Rotator) startWatches(ctx context.Context) error {
 	var informers []toolscache.SharedIndexInformer
 	watch := func(c toolscache.Getter, resource, namespace, name string, obj runtime.Object) (toolscache.Store, error) {
@@ -316,15 +316,20 @@ func (r *Rotator) startWatches(ctx context.Context) error {
 		go inf.RunWithContext(ctx)
 		synced = append(synced, inf.HasSynced)
 	}
-	if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
-		return nil
-	}
-	if stores == nil {
-		stores = []toolscache.Store{}
-	}
-	r.mu.Lock()
-	r.configs = stores
-	r.mu.Unlock()
+	// The periodic pass goes on meanwhile (a watch the RBAC forbids keeps
+	// the replica unready, not the caBundle unset).
+	go func() {
+		if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
+			return
+		}
+		if stores == nil {
+			stores = []toolscache.Store{}
+		}
+		r.mu.Lock()
+		r.configs = stores
+		r.mu.Unlock()
+		r.poke()
+	}()
 	return nil
 }
 

@@ -124,6 +124,20 @@ func TestWebhooksFailClosedForGatedDeploymentsOnly(t *testing.T) {
 		})
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	waitRolledOut(t, k8s, gated)
+
+	// Back, rollgate records the change as bypassed rather than holding it.
+	g.Expect(m.Start()).To(Succeed())
+	m.waitReady(t)
+	cur := &appsv1.Deployment{}
+	g.Expect(k8s.Get(t.Context(), client.ObjectKeyFromObject(gated), cur)).To(Succeed())
+	hash := controller.TemplateHash(&cur.Spec.Template)
+	g.Eventually(func(g Gomega) {
+		gld := rolloutOf(g, k8s, ns, hash)
+		g.Expect(gld.Status.Approval).NotTo(BeNil())
+		g.Expect(gld.Status.Approval.State).To(Equal(gitlabv1alpha1.ApprovalBypassed))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	g.Expect(k8s.Get(t.Context(), client.ObjectKeyFromObject(gated), cur)).To(Succeed())
+	g.Expect(cur.Spec.Paused).To(BeFalse())
 }
 
 // Two managers run as the installer runs its two replicas, behind one
@@ -443,7 +457,7 @@ func expectRefusedRelease(t *testing.T, k8s client.Client, ns string) {
 func waitGate(t *testing.T, k8s client.Client) {
 	t.Helper()
 	NewWithT(t).Eventually(func(g Gomega) {
-		d := newDeployment("default", "dry-run", "shop/web")
+		d := newDeployment("default", "dry-run", "shop/dry-run")
 		d.Annotations[gitlabv1alpha1.AnnotationApproval] = "true"
 		g.Expect(k8s.Create(t.Context(), d, client.DryRunAll)).To(Succeed())
 		g.Expect(d.Spec.Paused).To(BeTrue())
