@@ -125,19 +125,20 @@ func TestWebhooksFailClosedForGatedDeploymentsOnly(t *testing.T) {
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	waitRolledOut(t, k8s, gated)
 
-	// Back, rollgate records the change as bypassed rather than holding it.
+	// Back, rollgate records the rollout and does not take it back.
 	g.Expect(m.Start()).To(Succeed())
 	m.waitReady(t)
 	cur := &appsv1.Deployment{}
 	g.Expect(k8s.Get(t.Context(), client.ObjectKeyFromObject(gated), cur)).To(Succeed())
 	hash := controller.TemplateHash(&cur.Spec.Template)
 	g.Eventually(func(g Gomega) {
-		gld := rolloutOf(g, k8s, ns, hash)
-		g.Expect(gld.Status.Approval).NotTo(BeNil())
-		g.Expect(gld.Status.Approval.State).To(Equal(gitlabv1alpha1.ApprovalBypassed))
+		g.Expect(rolloutOf(g, k8s, ns, hash)).NotTo(BeNil())
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
-	g.Expect(k8s.Get(t.Context(), client.ObjectKeyFromObject(gated), cur)).To(Succeed())
-	g.Expect(cur.Spec.Paused).To(BeFalse())
+	g.Consistently(func(g Gomega) {
+		g.Expect(k8s.Get(t.Context(), client.ObjectKeyFromObject(gated), cur)).To(Succeed())
+		g.Expect(cur.Spec.Paused).To(BeFalse())
+		g.Expect(controller.TemplateHash(&cur.Spec.Template)).To(Equal(hash))
+	}).WithTimeout(3 * time.Second).WithPolling(poll).Should(Succeed())
 }
 
 // Two managers run as the installer runs its two replicas, behind one
