@@ -87,7 +87,9 @@ func TestWebhooksFailClosedForGatedDeploymentsOnly(t *testing.T) {
 	plain.Annotations = nil
 	off := newDeployment(ns, "off", "shop/web")
 	off.Annotations[gitlabv1alpha1.AnnotationApproval] = "false"
-	for _, d := range []*appsv1.Deployment{plain, off} {
+	upper := newDeployment(ns, "upper", "shop/web")
+	upper.Annotations[gitlabv1alpha1.AnnotationApproval] = "FALSE"
+	for _, d := range []*appsv1.Deployment{plain, off, upper} {
 		g.Expect(k8s.Create(t.Context(), d)).To(Succeed())
 		waitRolledOut(t, k8s, d)
 		g.Expect(update(t, k8s, ns, d.Name, func(d *appsv1.Deployment) {
