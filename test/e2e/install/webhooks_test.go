@@ -83,7 +83,7 @@ func TestInstallerIsHighlyAvailableAndFailsClosed(t *testing.T) {
 	g.Expect(selector).To(Equal(d.Spec.Selector.MatchLabels))
 
 	policies := func(objs []*unstructured.Unstructured) []string {
-		var out []string
+		out := make([]string, 0, 2)
 		for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
 			name := mutatingWebhook
 			if kind == "ValidatingWebhookConfiguration" {
