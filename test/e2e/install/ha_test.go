@@ -229,8 +229,8 @@ func TestTwoReplicasKeepTheGateWhenOneDies(t *testing.T) {
 }
 
 // balancer forwards TCP connections to the first of its backends whose
-// readiness probe passes, as the webhook Service does to ready pods; with
-// none ready it refuses them.
+// readiness probe (every 100 ms) passed, as the webhook Service does to
+// ready pods; with none ready it refuses them.
 type balancer struct {
 	port     int
 	backends []*hostManager
@@ -287,9 +287,11 @@ func (lb *balancer) forward(ctx context.Context, conn net.Conn) {
 		if !lb.ready[i].Load() {
 			continue
 		}
+		// Like a Service, it does not try another backend when this one
+		// refuses: the connection fails until the probe notices.
 		up, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(m.WebhookPort)))
 		if err != nil {
-			continue
+			return
 		}
 		defer func() { _ = up.Close() }()
 		done := make(chan struct{}, 2)
