@@ -22,19 +22,22 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlabhook"
 	"github.com/rollgate/rollgate/internal/rollout"
-	"github.com/rollgate/rollgate/internal/webhook"
+	gatewebhook "github.com/rollgate/rollgate/internal/webhook"
 	"github.com/rollgate/rollgate/internal/webhookcert"
 )
 
@@ -113,9 +116,11 @@ func SetupWebhooks(ctx context.Context, mgr ctrl.Manager, opts GateOptions) erro
 		if err := setupCerts(ctx, mgr, opts.Certs); err != nil {
 			return err
 		}
+	} else if err := mgr.AddReadyzCheck("webhook-server", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return err
 	}
 	logf.FromContext(ctx).Info("Registered the Deployment approval webhooks", "username", username)
-	if err := webhook.SetupDeploymentGateWebhook(mgr, username); err != nil {
+	if err := gatewebhook.SetupDeploymentGateWebhook(mgr, username); err != nil {
 		return fmt.Errorf("setting up the Deployment webhooks: %w", err)
 	}
 	return nil
@@ -153,12 +158,39 @@ func selfUsername(ctx context.Context, mgr ctrl.Manager) (string, error) {
 }
 
 // setupCerts makes or loads the webhook certificate now, so that the
-// webhook server finds it at start, and keeps it renewed and trusted.
+// webhook server finds it at start, and keeps it renewed and trusted. Every
+// replica runs it; the manager is ready once its webhook server serves the
+// current certificate and the webhook configurations trust it.
 func setupCerts(ctx context.Context, mgr ctrl.Manager, opts *CertOptions) error {
-	rotator := &webhookcert.Rotator{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Secret: opts.Secret,
+	watch, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	rotator := &webhookcert.Rotator{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Watch: watch, Secret: opts.Secret,
 		CertDir: opts.CertDir, Hosts: opts.Hosts, MutatingWebhooks: opts.MutatingWebhooks, ValidatingWebhooks: opts.ValidatingWebhooks}
 	if err := rotator.Ensure(ctx); err != nil {
 		return fmt.Errorf("preparing the webhook certificate: %w", err)
 	}
+	if err := mgr.AddReadyzCheck("webhook-certificate", rotator.Checker(webhookAddr(mgr.GetWebhookServer()))); err != nil {
+		return err
+	}
 	return mgr.Add(rotator)
+}
+
+// webhookAddr is where this process reaches its own webhook server.
+func webhookAddr(srv webhook.Server) string {
+	host, port := "", 9443
+	if s, ok := srv.(*webhook.DefaultServer); ok {
+		host = s.Options.Host
+		if s.Options.Port > 0 {
+			port = s.Options.Port
+		}
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }

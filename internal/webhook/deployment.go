@@ -38,12 +38,17 @@ import (
 	"github.com/rollgate/rollgate/internal/rollout"
 )
 
-// The failure policy is Ignore: a rollgate that is down never blocks anyone's
-// Deployments. A gated rollout that slips past while the webhook is down is
-// paused by the GitLabDeployment controller as soon as it sees it.
+// Only Deployments that are or were gated reach the webhooks (the
+// matchConditions: the approval annotation, not "false", on the new or the
+// old object, or rollgate's hold marker on the old one); a value rollgate
+// cannot parse is sent too, so that it fails closed. For those the failure
+// policy is Fail: while rollgate is unreachable their new templates are
+// refused, and every other workload never waits on rollgate. An installer
+// that sets Ignore instead still has the GitLabDeployment controller pause a
+// gated rollout that slipped past (HeldLate).
 //
-// +kubebuilder:webhook:path=/mutate-apps-v1-deployment,mutating=true,failurePolicy=ignore,sideEffects=None,groups=apps,resources=deployments,verbs=create;update,versions=v1,name=hold.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded
-// +kubebuilder:webhook:path=/validate-apps-v1-deployment,mutating=false,failurePolicy=ignore,sideEffects=None,groups=apps,resources=deployments,verbs=update,versions=v1,name=guard.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5
+// +kubebuilder:webhook:path=/mutate-apps-v1-deployment,mutating=true,failurePolicy=fail,sideEffects=None,groups=apps,resources=deployments,verbs=create;update,versions=v1,name=hold.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded,patch=`{"matchConditions":[{"name":"gated-or-held","expression":"(has(object.metadata.annotations) && 'gitlab.rollgate.dev/approval' in object.metadata.annotations && !(object.metadata.annotations['gitlab.rollgate.dev/approval'].lowerAscii() in ['', 'false'])) || (oldObject != null && has(oldObject.metadata.annotations) && ('gitlab.rollgate.dev/held-template' in oldObject.metadata.annotations || ('gitlab.rollgate.dev/approval' in oldObject.metadata.annotations && !(oldObject.metadata.annotations['gitlab.rollgate.dev/approval'].lowerAscii() in ['', 'false']))))"}]}`
+// +kubebuilder:webhook:path=/validate-apps-v1-deployment,mutating=false,failurePolicy=fail,sideEffects=None,groups=apps,resources=deployments,verbs=update,versions=v1,name=guard.gate.gitlab.rollgate.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"matchConditions":[{"name":"gated-or-held","expression":"(has(object.metadata.annotations) && 'gitlab.rollgate.dev/approval' in object.metadata.annotations && !(object.metadata.annotations['gitlab.rollgate.dev/approval'].lowerAscii() in ['', 'false'])) || (oldObject != null && has(oldObject.metadata.annotations) && ('gitlab.rollgate.dev/held-template' in oldObject.metadata.annotations || ('gitlab.rollgate.dev/approval' in oldObject.metadata.annotations && !(oldObject.metadata.annotations['gitlab.rollgate.dev/approval'].lowerAscii() in ['', 'false']))))"}]}`
 
 // SetupDeploymentGateWebhook registers the admission webhooks that hold a
 // gated Deployment's unapproved pod template (mutating: spec.paused) and

@@ -17,6 +17,7 @@ limitations under the License.
 package webhookcert
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -37,6 +38,10 @@ const (
 	KeyCAKey   = "ca.key"
 	KeyTLSCert = "tls.crt"
 	KeyTLSKey  = "tls.key"
+	// KeyCABundle holds the CAs the webhook configurations trust: ca.crt
+	// and, after a renewal, the CA it replaced (until the next renewal or
+	// its expiry), for replicas that still serve the old certificate.
+	KeyCABundle = "ca-bundle.crt"
 )
 
 // bundle is a CA and a serving certificate it signed, PEM encoded.
@@ -105,6 +110,20 @@ func (b bundle) verify(hosts []string, now time.Time) (time.Time, error) {
 		}
 	}
 	return cert.NotAfter, nil
+}
+
+// trust returns the caBundle for the webhook configurations: the bundle's
+// CA, then every other CA of its KeyCABundle that is still valid at now.
+func (b bundle) trust(now time.Time) []byte {
+	out := append([]byte{}, b[KeyCACert]...)
+	current, _ := pem.Decode(b[KeyCACert])
+	for _, ca := range parseCerts(b[KeyCABundle]) {
+		if (current != nil && bytes.Equal(ca.Raw, current.Bytes)) || !ca.IsCA || !now.Before(ca.NotAfter) {
+			continue
+		}
+		out = append(out, pemOf("CERTIFICATE", ca.Raw)...)
+	}
+	return out
 }
 
 // validCA reports whether a PEM CA certificate parses and is valid at now.

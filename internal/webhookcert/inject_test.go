@@ -72,7 +72,7 @@ func TestInjectSetsTheCABundleOfTheNamedWebhooksOnly(t *testing.T) {
 	r := newRotator(t, c, clocktesting.NewFakeClock(start))
 	r.ValidatingWebhooks = append(r.ValidatingWebhooks, "not-installed")
 	g.Expect(r.Ensure(context.Background())).To(Succeed())
-	g.Expect(r.inject(context.Background())).To(Succeed(), "a configuration not installed is skipped")
+	g.Expect(r.sync(context.Background())).To(Succeed(), "a configuration not installed is skipped")
 
 	ca := getSecret(g, c).Data[KeyCACert]
 	g.Expect(caBundles(g, c, mutating)).To(Equal([][]byte{ca, ca}))

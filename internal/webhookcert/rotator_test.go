@@ -82,6 +82,11 @@ func served(g Gomega, r *Rotator) []byte {
 	return data
 }
 
+// trusted is the caBundle the rotator injects.
+func trusted(r *Rotator) []byte {
+	return r.current.trust(r.clock().Now())
+}
+
 // certsIn counts the PEM certificates of a caBundle.
 func certsIn(data []byte) int {
 	n := 0
@@ -125,7 +130,7 @@ func TestEnsureReusesAValidSecretAfterARestart(t *testing.T) {
 	g.Expect(restarted.Ensure(context.Background())).To(Succeed())
 	g.Expect(served(g, restarted)).To(Equal(served(g, first)), "the same certificate is served")
 	g.Expect(getSecret(g, c).ResourceVersion).To(Equal(before.ResourceVersion), "the Secret is not written")
-	g.Expect(restarted.trusted).To(Equal(before.Data[KeyCACert]))
+	g.Expect(trusted(restarted)).To(Equal(before.Data[KeyCACert]))
 }
 
 func TestEnsureReplacesASecretItCannotServe(t *testing.T) {
@@ -165,8 +170,8 @@ func TestEnsureReplacesASecretItCannotServe(t *testing.T) {
 			g.Expect(secret.Data[KeyTLSCert]).NotTo(Equal(data[KeyTLSCert]))
 			g.Expect(served(g, r)).To(Equal(secret.Data[KeyTLSCert]))
 			g.Expect(secret.Type).To(Equal(corev1.SecretTypeOpaque), "the Secret's type is immutable")
-			g.Expect(certsIn(r.trusted)).To(BeNumerically(">=", 1))
-			g.Expect(r.trusted).To(ContainSubstring(string(secret.Data[KeyCACert])))
+			g.Expect(certsIn(trusted(r))).To(BeNumerically(">=", 1))
+			g.Expect(trusted(r)).To(ContainSubstring(string(secret.Data[KeyCACert])))
 		})
 	}
 }
@@ -189,14 +194,21 @@ func TestEnsureRenewsBeforeExpiryAndTrustsBothCAs(t *testing.T) {
 	renewed := served(g, r)
 	g.Expect(renewed).NotTo(Equal(first))
 	g.Expect(getSecret(g, c).Data[KeyTLSCert]).To(Equal(renewed))
-	g.Expect(certsIn(r.trusted)).To(Equal(2), "the old CA stays trusted while the new certificate rolls out")
-	g.Expect(r.trusted).To(ContainSubstring(string(oldCA)))
+	g.Expect(certsIn(trusted(r))).To(Equal(2), "the old CA stays trusted while the new certificate rolls out")
+	g.Expect(trusted(r)).To(ContainSubstring(string(oldCA)))
 
-	// Another replica, started after the renewal, trusts the new CA only.
+	// Another replica, started after the renewal, trusts both CAs too: the
+	// Secret keeps them.
 	late := newRotator(t, c, clk)
 	g.Expect(late.Ensure(context.Background())).To(Succeed())
 	g.Expect(served(g, late)).To(Equal(renewed))
-	g.Expect(certsIn(late.trusted)).To(Equal(1))
+	g.Expect(trusted(late)).To(Equal(trusted(r)))
+
+	// The next renewal drops the oldest CA.
+	clk.Step(validity*2/3 + time.Hour)
+	g.Expect(r.Ensure(context.Background())).To(Succeed())
+	g.Expect(certsIn(trusted(r))).To(Equal(2))
+	g.Expect(trusted(r)).NotTo(ContainSubstring(string(oldCA)))
 }
 
 func TestEnsureUsesTheCertificateAnotherReplicaWroteFirst(t *testing.T) {

@@ -62,3 +62,41 @@ func TestCertManagerOverlay(t *testing.T) {
 			"cert-manager.io/inject-ca-from", systemNamespace+"/rollgate-serving-cert"))
 	}
 }
+
+// The installer runs two replicas on different nodes, keeps one through
+// voluntary disruptions, and sends only gated Deployments to webhooks that
+// fail closed; the failure-policy-ignore overlay changes the failure policy
+// only.
+func TestInstallerIsHighlyAvailableAndFailsClosed(t *testing.T) {
+	g := NewWithT(t)
+	objs := render(t, "config/default")
+	d := managerDeployment(t, objs)
+	g.Expect(*d.Spec.Replicas).To(BeEquivalentTo(2))
+	g.Expect(d.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--leader-elect"))
+	g.Expect(d.Spec.Template.Spec.TopologySpreadConstraints).To(ContainElement(And(
+		HaveField("TopologyKey", "kubernetes.io/hostname"), HaveField("MaxSkew", BeEquivalentTo(1)))))
+	pdb := find(t, objs, "PodDisruptionBudget", managerName)
+	g.Expect(pdb.GetNamespace()).To(Equal(systemNamespace))
+	minAvailable, _, _ := unstructured.NestedFieldNoCopy(pdb.Object, "spec", "minAvailable")
+	g.Expect(minAvailable).To(BeEquivalentTo(1))
+	selector, _, _ := unstructured.NestedStringMap(pdb.Object, "spec", "selector", "matchLabels")
+	g.Expect(selector).To(Equal(d.Spec.Selector.MatchLabels))
+
+	policies := func(objs []*unstructured.Unstructured) []string {
+		out := make([]string, 0, 2)
+		for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
+			name := mutatingWebhook
+			if kind == "ValidatingWebhookConfiguration" {
+				name = validatingWebhook
+			}
+			webhooks, _, _ := unstructured.NestedSlice(find(t, objs, kind, name).Object, "webhooks")
+			g.Expect(webhooks).To(HaveLen(1))
+			w := webhooks[0].(map[string]any)
+			g.Expect(w["matchConditions"]).To(HaveExactElements(HaveKeyWithValue("name", "gated-or-held")))
+			out = append(out, w["failurePolicy"].(string))
+		}
+		return out
+	}
+	g.Expect(policies(objs)).To(Equal([]string{"Fail", "Fail"}))
+	g.Expect(policies(render(t, "config/overlays/failure-policy-ignore"))).To(Equal([]string{"Ignore", "Ignore"}))
+}
