@@ -127,12 +127,26 @@ func setApprovedCondition(gld *gitlabv1alpha1.GitLabDeployment, approved *metav1
 }
 
 // setStalledCondition: True while a human must change something.
+// A rollout that failed (its progress deadline passed) is stalled too: it
+// needs someone to fix it, and GitOps tools (kstatus) read it as Failed.
 func setStalledCondition(gld *gitlabv1alpha1.GitLabDeployment, p problem) {
-	if p.reason != "" && p.stalled {
+	switch {
+	case p.reason != "" && p.stalled:
 		setCondition(gld, gitlabv1alpha1.ConditionStalled, metav1.ConditionTrue, p.reason, p.message)
-		return
+	case p.reason == "" && gld.Status.Phase == gitlabv1alpha1.PhaseFailed:
+		setCondition(gld, gitlabv1alpha1.ConditionStalled, metav1.ConditionTrue, gitlabv1alpha1.ReasonFailed, failedMessage(gld))
+	default:
+		apimeta.RemoveStatusCondition(&gld.Status.Conditions, gitlabv1alpha1.ConditionStalled)
 	}
-	apimeta.RemoveStatusCondition(&gld.Status.Conditions, gitlabv1alpha1.ConditionStalled)
+}
+
+// failedMessage says how the rollout failed and what its record says.
+func failedMessage(gld *gitlabv1alpha1.GitLabDeployment) string {
+	msg := "The rollout failed"
+	if r := gld.Status.Rollout; r.Reason != "" {
+		msg += " (" + r.Reason + ": " + r.Message + ")"
+	}
+	return msg + "; " + recordMessage(gld)
 }
 
 // setReconcilingCondition: True while rollgate waits for GitLab or the
@@ -166,6 +180,8 @@ func setReadyCondition(gld *gitlabv1alpha1.GitLabDeployment, p problem) {
 	case inProgress(gld.Status.Phase):
 		setCondition(gld, gitlabv1alpha1.ConditionReady, metav1.ConditionFalse, string(gld.Status.Phase),
 			"The rollout is in progress; "+recordMessage(gld))
+	case gld.Status.Phase == gitlabv1alpha1.PhaseFailed:
+		setCondition(gld, gitlabv1alpha1.ConditionReady, metav1.ConditionFalse, gitlabv1alpha1.ReasonFailed, failedMessage(gld))
 	default:
 		setCondition(gld, gitlabv1alpha1.ConditionReady, metav1.ConditionTrue, string(gld.Status.Phase), recordMessage(gld))
 	}
