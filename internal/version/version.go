@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 // Package version says which build of rollgate is running: its version,
 // commit and Go version, as the --version flag, the rollgate_build_info
 // metric and the User-Agent sent to GitLab and to the Kubernetes API server

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-		"testing"
+	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/gomega"
