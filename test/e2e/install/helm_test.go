@@ -182,4 +182,6 @@ type buildError struct {
 	out []byte
 }
 
-func (e *buildError) Error() string { return "building the manager: " + e.err.Error() + "\n" + string(e.out) }
+func (e *buildError) Error() string {
+	return "building the manager: " + e.err.Error() + "\n" + string(e.out)
+}
