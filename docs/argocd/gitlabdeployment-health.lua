@@ -12,19 +12,12 @@
 --                unavailable, ...) or held for approval (Approved=False,
 --                AwaitingApproval or WaitingForPipeline)
 --   Healthy      Ready=True: the rollout finished and its record says so
-local hs = {}
-local function progressing(msg)
-  hs.status = "Progressing"
-  hs.message = msg
-  return hs
-end
+hs = {}
+local function progressing(msg) hs.status = "Progressing"; hs.message = msg; return hs end
 local function describe(c)
-  if c.message ~= nil and c.message ~= "" then
-    return c.reason .. ": " .. c.message
-  end
+  if c.message ~= nil and c.message ~= "" then return c.reason .. ": " .. c.message end
   return c.reason
 end
-
 if obj.status == nil or obj.status.conditions == nil then
   return progressing("Waiting for rollgate to report the rollout")
 end
@@ -33,21 +26,13 @@ if obj.metadata.generation ~= nil and obj.status.observedGeneration ~= nil
   return progressing("Waiting for rollgate to observe the latest spec")
 end
 local cond = {}
-for _, c in ipairs(obj.status.conditions) do
-  cond[c.type] = c
-end
+for _, c in ipairs(obj.status.conditions) do cond[c.type] = c end
 if cond.Stalled ~= nil and cond.Stalled.status == "True" then
-  hs.status = "Degraded"
-  hs.message = describe(cond.Stalled)
-  return hs
+  hs.status = "Degraded"; hs.message = describe(cond.Stalled); return hs
 end
 if obj.status.phase == "Failed" then
-  hs.status = "Degraded"
-  if cond.Ready ~= nil then
-    hs.message = "The rollout failed; " .. cond.Ready.message
-  else
-    hs.message = "The rollout failed"
-  end
+  hs.status = "Degraded"; hs.message = "The rollout failed"
+  if cond.Ready ~= nil then hs.message = hs.message .. "; " .. cond.Ready.message end
   return hs
 end
 local approved = cond.Approved
@@ -55,19 +40,13 @@ if approved ~= nil and approved.status == "False" then
   if approved.reason == "AwaitingApproval" or approved.reason == "WaitingForPipeline" then
     return progressing("Held for approval in GitLab: " .. describe(approved))
   end
-  hs.status = "Degraded"
-  hs.message = "Not approved: " .. describe(approved)
-  return hs
+  hs.status = "Degraded"; hs.message = "Not approved: " .. describe(approved); return hs
 end
 if cond.Reconciling ~= nil and cond.Reconciling.status == "True" then
   return progressing(describe(cond.Reconciling))
 end
 if cond.Ready ~= nil and cond.Ready.status == "True" then
-  hs.status = "Healthy"
-  hs.message = cond.Ready.message
-  return hs
+  hs.status = "Healthy"; hs.message = cond.Ready.message; return hs
 end
-if cond.Ready ~= nil then
-  return progressing(describe(cond.Ready))
-end
+if cond.Ready ~= nil then return progressing(describe(cond.Ready)) end
 return progressing("Waiting for rollgate to report the rollout")

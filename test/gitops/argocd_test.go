@@ -5,6 +5,7 @@ package gitops
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -190,4 +191,27 @@ func TestArgoCDHealth(t *testing.T) {
 			g.Expect(message).To(ContainSubstring(tc.message))
 		})
 	}
+}
+
+// The README's argocd-cm example holds the health check as shipped in docs/.
+func TestReadmeHealthCheck(t *testing.T) {
+	g := NewWithT(t)
+	root, err := harness.RepoRoot()
+	g.Expect(err).NotTo(HaveOccurred())
+	script, err := os.ReadFile(filepath.Join(root, "docs", "argocd", "gitlabdeployment-health.lua"))
+	g.Expect(err).NotTo(HaveOccurred())
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	g.Expect(err).NotTo(HaveOccurred())
+	var code strings.Builder
+	for line := range strings.Lines(string(script)) {
+		if strings.HasPrefix(line, "--") {
+			continue
+		}
+		if strings.TrimSpace(line) != "" {
+			line = "    " + line
+		}
+		code.WriteString(line)
+	}
+	g.Expect(string(readme)).To(ContainSubstring(
+		"  resource.customizations.health.gitlab.rollgate.dev_GitLabDeployment: |\n" + code.String() + "```"))
 }
