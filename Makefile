@@ -144,18 +144,22 @@ docker-push: ## Push the manager's container image.
 # config/overlays/cert-manager (cert-manager does).
 INSTALL_CONFIG ?= config/default
 
-# render-install writes $(INSTALL_CONFIG) with the manager image $(IMG) to
-# stdout. The image is set in a copy of config/, so the tree stays as it is.
+# render-install writes $(INSTALL_CONFIG) with the manager image $(IMG) (or
+# $(1)) to stdout. The image is set in a copy of config/, so the tree stays
+# as it is.
 define render-install
 ( set -e; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; cp -R config "$$tmp/"; \
-  cd "$$tmp/config/manager" && "$(KUSTOMIZE)" edit set image controller=$(IMG); \
+  cd "$$tmp/config/manager" && "$(KUSTOMIZE)" edit set image controller=$(or $(1),$(IMG)); \
   "$(KUSTOMIZE)" build "$$tmp/$(INSTALL_CONFIG)" )
 endef
 
+# DIST is where build-installer and release write.
+DIST ?= dist
+
 .PHONY: build-installer
 build-installer: manifests generate kustomize ## Generate dist/install.yaml: CRDs, RBAC, the manager, its webhooks and metrics Service.
-	mkdir -p dist
-	$(render-install) > dist/install.yaml
+	mkdir -p "$(DIST)"
+	$(render-install) > "$(DIST)/install.yaml"
 
 .PHONY: helm-lint
 helm-lint: helm ## Lint the Helm chart.
@@ -166,16 +170,16 @@ helm-lint: helm ## Lint the Helm chart.
 REGISTRY ?= rollgate
 
 .PHONY: release
-release: manifests kustomize helm ## Write dist/install.yaml and dist/rollgate-$(VERSION).tgz for VERSION=x.y.z, image $(REGISTRY):vx.y.z.
+release: manifests kustomize helm ## Write dist/install.yaml and dist/rollgate-x.y.z.tgz for VERSION=x.y.z, image $(REGISTRY):vx.y.z.
 	@if ! echo "$(VERSION)" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$$'; then \
 		echo "VERSION must be x.y.z (SemVer, no leading v), not '$(VERSION)'" >&2; exit 1; fi
-	mkdir -p dist
-	$(MAKE) --no-print-directory build-installer IMG=$(REGISTRY):v$(VERSION)
+	mkdir -p "$(DIST)"
+	$(call render-install,$(REGISTRY):v$(VERSION)) > "$(DIST)/install.yaml"
 	( set -e; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; cp -R $(CHART) "$$tmp/rollgate"; \
 	  sed -i.bak -e 's|^  repository: .*|  repository: $(REGISTRY)|' "$$tmp/rollgate/values.yaml"; rm -f "$$tmp/rollgate/values.yaml.bak"; \
 	  "$(HELM)" lint --strict "$$tmp/rollgate" >/dev/null; \
-	  "$(HELM)" package "$$tmp/rollgate" --version $(VERSION) --app-version v$(VERSION) --destination dist )
-	@echo "dist/install.yaml and dist/rollgate-$(VERSION).tgz are for $(REGISTRY):v$(VERSION)."
+	  "$(HELM)" package "$$tmp/rollgate" --version $(VERSION) --app-version v$(VERSION) --destination "$(DIST)" )
+	@echo "$(DIST)/install.yaml and $(DIST)/rollgate-$(VERSION).tgz are for $(REGISTRY):v$(VERSION)."
 	@echo "Build and push that image: make docker-build docker-push VERSION=$(VERSION) IMG=$(REGISTRY):v$(VERSION)"
 
 ##@ Deployment
@@ -259,7 +263,7 @@ $(PROMTOOL): $(LOCALBIN)
 # $2 - package url which can be installed
 # $3 - specific version of package
 define go-install-tool
-@[ -f "$(1)-$(3)" ] && [ "$$(readlink -- "$(1)" 2>/dev/null)" = "$(1)-$(3)" ] || { \
+@[ -f "$(1)-$(3)" ] && [ "$$(realpath -- "$(1)" 2>/dev/null)" = "$$(realpath -- "$(1)-$(3)")" ] || { \
 set -e; \
 package=$(2)@$(3) ;\
 echo "Installing $${package}" ;\
