@@ -169,8 +169,10 @@ helm-lint: helm ## Lint the Helm chart.
 # $(REGISTRY):v$(VERSION).
 REGISTRY ?= rollgate
 
+# release packages the tree as it is (make verify checks that its generated
+# files are current), so that it never rewrites files other commands read.
 .PHONY: release
-release: manifests kustomize helm ## Write dist/install.yaml and dist/rollgate-x.y.z.tgz for VERSION=x.y.z, image $(REGISTRY):vx.y.z.
+release: kustomize helm ## Write dist/install.yaml and dist/rollgate-x.y.z.tgz for VERSION=x.y.z, image $(REGISTRY):vx.y.z.
 	@if ! echo "$(VERSION)" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$$'; then \
 		echo "VERSION must be x.y.z (SemVer, no leading v), not '$(VERSION)'" >&2; exit 1; fi
 	mkdir -p "$(DIST)"
