@@ -3,11 +3,14 @@ package install
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -59,9 +62,15 @@ func TestHelmInstall(t *testing.T) {
 	g.Expect(string(out)).To(HavePrefix("rollgate " + stampedVersion + " (commit "))
 
 	m := newHostManager(t, bin, c.KubeconfigPath, d)
+	// Plain HTTP metrics, so that the test reads them without a token.
+	m.Args = append(m.Args, "--metrics-secure=false")
 	pointWebhooksAt(t, k8s, m.WebhookPort)
 	m.start(t)
 	m.waitReady(t)
+	// The metrics server may start listening after the probes answer.
+	g.Eventually(func(g Gomega) string { return scrape(g, t, m.MetricsAddr) }).
+		WithTimeout(timeout).WithPolling(poll).Should(MatchRegexp(
+		`(?m)^rollgate_build_info\{commit="[^"]+",goversion="go[^"]+",version="` + stampedVersion + `"\} 1$`))
 	g.Eventually(func(g Gomega) {
 		lease := &coordinationv1.Lease{}
 		g.Expect(k8s.Get(t.Context(), client.ObjectKey{Namespace: systemNamespace, Name: leaseName}, lease)).To(Succeed())
@@ -91,6 +100,19 @@ func TestHelmInstall(t *testing.T) {
 	crd.SetKind("CustomResourceDefinition")
 	g.Expect(k8s.Get(t.Context(), client.ObjectKey{Name: crdName}, crd)).
 		To(Succeed(), "helm uninstall keeps the CRD, and so the GitLabDeployments")
+}
+
+// scrape returns the manager's metrics in the text format.
+func scrape(g Gomega, t *testing.T, addr string) string {
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/metrics", nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.StatusCode).To(Equal(http.StatusOK), string(body))
+	return string(body)
 }
 
 // helmBinary returns the helm that `make helm` installs, or $HELM.
