@@ -1,8 +1,18 @@
 # rollgate — records Kubernetes Deployment rollouts as GitLab deployments and
 # gates them on GitLab deployment approvals.
 
-# Image URL to use all building/pushing image targets.
-IMG ?= rollgate:latest
+# rollgate's version: the chart's version (charts/rollgate/Chart.yaml, the one
+# place it is set). The binary says v$(VERSION), the image is tagged
+# v$(VERSION), the chart's appVersion is v$(VERSION).
+VERSION ?= $(shell sed -n 's/^version: *//p' charts/rollgate/Chart.yaml)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# -ldflags stamping the version and commit into the manager.
+LDFLAGS ?= -X github.com/rollgate/rollgate/internal/version.Version=v$(VERSION) \
+	-X github.com/rollgate/rollgate/internal/version.Commit=$(COMMIT)
+
+# Image URL to use all building/pushing image targets; by default the chart's
+# default image, so that dist/install.yaml and the chart install the same.
+IMG ?= rollgate:v$(VERSION)
 
 # Versions of the control-plane binaries (kube-apiserver, etcd, kwok, ...),
 # pinned in one place.
@@ -29,9 +39,14 @@ help: ## Display this help.
 
 ##@ Development
 
+CHART ?= charts/rollgate
+
 .PHONY: manifests
-manifests: controller-gen ## Generate WebhookConfiguration, ClusterRole and CustomResourceDefinition objects.
+manifests: controller-gen ## Generate WebhookConfiguration, ClusterRole and CustomResourceDefinition objects (and the chart's copies).
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd webhook paths="./api/...;./internal/..." output:crd:artifacts:config=config/crd/bases
+	rm -f $(CHART)/files/crds/*.yaml && cp config/crd/bases/*.yaml $(CHART)/files/crds/
+	cp config/rbac/role.yaml $(CHART)/files/rbac/role.yaml
+	hack/prometheus-rule.sh $(CHART)/files/prometheus-rules.yaml > config/prometheus/prometheus_rule.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate code containing DeepCopy, DeepCopyInto, and DeepCopyObject method implementations.
@@ -81,13 +96,15 @@ test-unit: ## Run the unit tests (-short, -race): no control plane, seconds.
 	go test -short -race -count=1 $(UNIT_PKGS)
 
 .PHONY: test-integration
-test-integration: manifests generate k8s-binaries ## Run the envtest and control-plane harness tests (-race).
+test-integration: manifests generate k8s-binaries kustomize helm promtool ## Run the envtest, control-plane harness and chart tests (-race).
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
+		KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" PROMTOOL="$(PROMTOOL)" \
 		go test -race $(TEST_FLAGS) $(INTEGRATION_PKGS)
 
 .PHONY: test-e2e
-test-e2e: manifests generate kustomize k8s-binaries ## Run the end-to-end tests on a real local control plane.
+test-e2e: manifests generate kustomize helm k8s-binaries ## Run the end-to-end tests on a real local control plane.
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
+		KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" \
 		go test $(TEST_FLAGS) -v ./test/e2e/...
 
 .PHONY: bench
@@ -105,7 +122,7 @@ fuzz: ## Fuzz the parsing and validation of the workload annotations.
 
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager binary.
-	go build -o bin/manager ./cmd
+	go build -ldflags "$(LDFLAGS)" -o bin/manager ./cmd
 
 # RUN_FLAGS are passed to the manager by `make run`. The admission webhooks
 # are off by default: the API server could not reach them on this machine.
@@ -113,7 +130,7 @@ RUN_FLAGS ?= --approval-webhooks=false
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster in the current kubeconfig (`make install` first).
-	go run ./cmd $(RUN_FLAGS)
+	go run -ldflags "$(LDFLAGS)" ./cmd $(RUN_FLAGS)
 
 # DEMO_FLAGS are passed to the demo, e.g. DEMO_FLAGS=--auto-approve.
 DEMO_FLAGS ?=
@@ -121,14 +138,15 @@ DEMO_FLAGS ?=
 .PHONY: demo
 demo: manifests k8s-binaries ## Show rollgate end to end: a local cluster, a fake GitLab, approvals (see cmd/demo).
 	@echo "Building rollgate's manager, the fake GitLab and the demo into bin/ ..."
-	go build -o bin/manager ./cmd
+	go build -ldflags "$(LDFLAGS)" -o bin/manager ./cmd
 	go build -o bin/fake-gitlab ./cmd/fake-gitlab
 	go build -o bin/demo ./cmd/demo
 	ROLLGATE_K8S_BIN="$(K8S_BIN)" bin/demo --bin-dir bin $(DEMO_FLAGS)
 
 .PHONY: docker-build
 docker-build: ## Build the manager's container image.
-	$(CONTAINER_TOOL) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMG) .
+	$(CONTAINER_TOOL) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+		--build-arg VERSION=v$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the manager's container image.
@@ -139,18 +157,45 @@ docker-push: ## Push the manager's container image.
 # config/overlays/cert-manager (cert-manager does).
 INSTALL_CONFIG ?= config/default
 
-# render-install writes $(INSTALL_CONFIG) with the manager image $(IMG) to
-# stdout. The image is set in a copy of config/, so the tree stays as it is.
+# render-install writes $(INSTALL_CONFIG) with the manager image $(IMG) (or
+# $(1)) to stdout. The image is set in a copy of config/, so the tree stays
+# as it is.
 define render-install
 ( set -e; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; cp -R config "$$tmp/"; \
-  cd "$$tmp/config/manager" && "$(KUSTOMIZE)" edit set image controller=$(IMG); \
+  cd "$$tmp/config/manager" && "$(KUSTOMIZE)" edit set image controller=$(or $(1),$(IMG)); \
   "$(KUSTOMIZE)" build "$$tmp/$(INSTALL_CONFIG)" )
 endef
 
+# DIST is where build-installer and release write.
+DIST ?= dist
+
 .PHONY: build-installer
 build-installer: manifests generate kustomize ## Generate dist/install.yaml: CRDs, RBAC, the manager, its webhooks and metrics Service.
-	mkdir -p dist
-	$(render-install) > dist/install.yaml
+	mkdir -p "$(DIST)"
+	$(render-install) > "$(DIST)/install.yaml"
+
+.PHONY: helm-lint
+helm-lint: helm ## Lint the Helm chart.
+	"$(HELM)" lint --strict $(CHART)
+
+# REGISTRY is where release images are pushed: make release tags the image
+# $(REGISTRY):v$(VERSION).
+REGISTRY ?= rollgate
+
+# release packages the tree as it is (make verify checks that its generated
+# files are current), so that it never rewrites files other commands read.
+.PHONY: release
+release: kustomize helm ## Write dist/install.yaml and dist/rollgate-x.y.z.tgz for VERSION=x.y.z, image $(REGISTRY):vx.y.z.
+	@if ! echo "$(VERSION)" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$$'; then \
+		echo "VERSION must be x.y.z (SemVer, no leading v), not '$(VERSION)'" >&2; exit 1; fi
+	mkdir -p "$(DIST)"
+	$(call render-install,$(REGISTRY):v$(VERSION)) > "$(DIST)/install.yaml"
+	( set -e; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; cp -R $(CHART) "$$tmp/rollgate"; \
+	  sed -i.bak -e 's|^  repository: .*|  repository: $(REGISTRY)|' "$$tmp/rollgate/values.yaml"; rm -f "$$tmp/rollgate/values.yaml.bak"; \
+	  "$(HELM)" lint --strict "$$tmp/rollgate" >/dev/null; \
+	  "$(HELM)" package "$$tmp/rollgate" --version $(VERSION) --app-version v$(VERSION) --destination "$(DIST)" )
+	@echo "$(DIST)/install.yaml and $(DIST)/rollgate-$(VERSION).tgz are for $(REGISTRY):v$(VERSION)."
+	@echo "Build and push that image: make docker-build docker-push VERSION=$(VERSION) IMG=$(REGISTRY):v$(VERSION)"
 
 ##@ Deployment
 
@@ -193,11 +238,15 @@ KUBECTL ?= kubectl
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT = $(LOCALBIN)/golangci-lint
+HELM ?= $(LOCALBIN)/helm
+PROMTOOL ?= $(LOCALBIN)/promtool
 
 ## Tool Versions
 KUSTOMIZE_VERSION ?= v5.8.1
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v4.3.1
+PROMTOOL_VERSION ?= v0.316.0
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE) ## Install kustomize locally if necessary.
@@ -214,17 +263,29 @@ golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint locally if necessary.
 $(GOLANGCI_LINT): $(LOCALBIN)
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
 
+.PHONY: helm
+helm: $(HELM) ## Install helm locally if necessary.
+$(HELM): $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v4/cmd/helm,$(HELM_VERSION))
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Install promtool locally if necessary.
+$(PROMTOOL): $(LOCALBIN)
+	$(call go-install-tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION),-tags=remove_all_sd)
+
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary
 # $2 - package url which can be installed
 # $3 - specific version of package
+# $4 - optional go install flags (promtool is built without its service
+#      discovery plugins, which only `promtool check service-discovery` uses)
 define go-install-tool
-@[ -f "$(1)-$(3)" ] && [ "$$(readlink -- "$(1)" 2>/dev/null)" = "$(1)-$(3)" ] || { \
+@[ -f "$(1)-$(3)" ] && [ "$$(realpath -- "$(1)" 2>/dev/null)" = "$$(realpath -- "$(1)-$(3)")" ] || { \
 set -e; \
 package=$(2)@$(3) ;\
 echo "Installing $${package}" ;\
 rm -f "$(1)" ;\
-GOBIN="$(LOCALBIN)" go install $${package} ;\
+GOBIN="$(LOCALBIN)" go install $(4) $${package} ;\
 mv "$(LOCALBIN)/$$(basename "$(1)")" "$(1)-$(3)" ;\
 } ;\
 ln -sf "$$(realpath "$(1)-$(3)")" "$(1)"

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/rollgate/rollgate/internal/operator"
+	"github.com/rollgate/rollgate/internal/version"
 )
 
 // flags are the manager's command-line settings.
@@ -45,20 +46,28 @@ type flags struct {
 	certRotation                 bool
 	certSecret, webhookHosts     string
 	rollgate                     operator.Options
+	// version asks for the build's version instead of a run.
+	version bool
 }
 
 func parseFlags(args []string) (*flags, *zap.Options, error) {
 	f := &flags{rollgate: operator.DefaultOptions()}
+	// rollgate/<version> towards GitLab.
+	f.rollgate.GitLab.UserAgent = version.UserAgent()
 	fs := flag.NewFlagSet("rollgate", flag.ContinueOnError)
 	f.bindManager(fs)
 	f.bindGitLab(fs)
 	f.bindGate(fs)
+	fs.BoolVar(&f.version, "version", false, "Print the version, commit and Go version, and exit.")
 	// --kubeconfig, read by ctrl.GetConfigOrDie.
 	ctrlconfig.RegisterFlags(fs)
 	zapOpts := &zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
+	}
+	if f.version {
+		return f, zapOpts, nil
 	}
 	if err := f.complete(); err != nil {
 		return nil, nil, err

@@ -33,11 +33,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/rollgate/rollgate/internal/operator"
+	"github.com/rollgate/rollgate/internal/version"
 )
 
 var setupLog = ctrl.Log.WithName("setup")
@@ -50,6 +52,10 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rollgate:", err)
 		os.Exit(2)
+	}
+	if f.version {
+		fmt.Println(version.Get())
+		return
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(zapOpts)))
 	if err := run(f); err != nil {
@@ -84,6 +90,7 @@ func run(f *flags) error {
 	}
 	restCfg := ctrl.GetConfigOrDie()
 	restCfg.QPS, restCfg.Burst = float32(f.kubeQPS), f.kubeBurst
+	restCfg.UserAgent = version.UserAgent()
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 operator.NewScheme(),
 		Cache:                  operator.CacheOptions(),
@@ -110,7 +117,11 @@ func run(f *flags) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
-	setupLog.Info("Starting manager")
+	if err := crmetrics.Registry.Register(version.Collector()); err != nil {
+		return fmt.Errorf("registering %s: %w", version.MetricBuildInfo, err)
+	}
+	info := version.Get()
+	setupLog.Info("Starting manager", "version", info.Version, "commit", info.Commit, "goVersion", info.GoVersion)
 	return mgr.Start(ctx)
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,15 +32,16 @@ type GitLab struct {
 	// URL is the base URL, e.g. http://127.0.0.1:34567.
 	URL string
 
-	srv  *httptest.Server
-	mu   sync.Mutex
-	held map[string]chan struct{} // request path → closed once served
+	srv        *httptest.Server
+	mu         sync.Mutex
+	held       map[string]chan struct{} // request path → closed once served
+	userAgents map[string]bool
 }
 
 // StartGitLab serves a fake GitLab with a maintainer GitLabUser holding
 // GitLabToken.
 func StartGitLab() (*GitLab, error) {
-	g := &GitLab{Fake: gitlabtest.NewHandler(), held: map[string]chan struct{}{}}
+	g := &GitLab{Fake: gitlabtest.NewHandler(), held: map[string]chan struct{}{}, userAgents: map[string]bool{}}
 	g.srv = httptest.NewUnstartedServer(g)
 	g.srv.Config.ReadHeaderTimeout = 10 * time.Second
 	g.srv.Start()
@@ -87,12 +89,13 @@ func (g *GitLab) HoldCreate(project string) <-chan struct{} {
 // ServeHTTP serves the fake, holding back armed responses.
 func (g *GitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var served chan struct{}
+	g.mu.Lock()
+	g.userAgents[r.UserAgent()] = true
 	if r.Method == http.MethodPost {
-		g.mu.Lock()
 		served = g.held[r.URL.EscapedPath()]
 		delete(g.held, r.URL.EscapedPath())
-		g.mu.Unlock()
 	}
+	g.mu.Unlock()
 	if served == nil {
 		g.Fake.ServeHTTP(w, r)
 		return
@@ -108,6 +111,13 @@ func (g *GitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	maps.Copy(w.Header(), rec.Header())
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// UserAgents returns the User-Agent headers of the requests served so far.
+func (g *GitLab) UserAgents() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Sorted(maps.Keys(g.userAgents))
 }
 
 // Traffic counts the REST requests about one project's deployments.

@@ -1,0 +1,38 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/rollgate/rollgate/internal/version"
+)
+
+// --version needs no other flag and is not checked against them.
+func TestVersionFlag(t *testing.T) {
+	g := NewWithT(t)
+	f, _, err := parseFlags([]string{"--version", "--gitlab-qps=-1"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.version).To(BeTrue())
+
+	f, _, err = parseFlags(nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.version).To(BeFalse())
+	g.Expect(f.rollgate.GitLab.UserAgent).To(Equal("rollgate/" + version.Get().Version))
+}
