@@ -22,7 +22,10 @@ package gitlabdeployment
 
 import (
 	"context"
+
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/tools/events"
@@ -83,6 +86,8 @@ type Reconciler struct {
 	// Triggers, when set, carries GitLabDeployments to reconcile at once,
 	// e.g. on a GitLab webhook.
 	Triggers <-chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment]
+
+	written writtenObjects
 }
 
 // +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments,verbs=get;list;watch;update;patch
@@ -102,11 +107,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	// Read from the cache: a copy that lags this controller's own last
 	// write cannot patch it back, as every first status write of a
 	// reconcile carries the resourceVersion it was read at (checkpoint).
-	gld := &gitlabv1alpha1.GitLabDeployment{}
-	if err := r.Get(ctx, req.NamespacedName, gld); err != nil {
+	// A copy older than this controller's own last write is replaced by
+	// that write (written).
+	cached := &gitlabv1alpha1.GitLabDeployment{}
+	if err := r.Get(ctx, req.NamespacedName, cached); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	gld, known := r.written.current(cached)
 	s := newScope(gld, r.now())
+	s.fresh = known
 	defer func() { retErr = r.finalizeStatus(ctx, s, &result, retErr) }()
 
 	if !gld.DeletionTimestamp.IsZero() {
@@ -115,7 +127,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.ensureFinalizer(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.doReconcile(ctx, s, []phase{r.reconcileValidation, r.reconcileObservation, r.reconcileGate, r.reconcileRecord})
+	phases := []phase{r.reconcileValidation, r.reconcileObservation, r.reconcileGate, r.reconcileRecord}
+	result, err := r.doReconcile(ctx, s, phases)
+	if !apierrors.IsConflict(err) {
+		return result, err
+	}
+	// Someone else wrote the object since: run once more on the stored
+	// version, with what was observed of the Deployment.
+	live := &gitlabv1alpha1.GitLabDeployment{}
+	if err := r.liveReader().Get(ctx, req.NamespacedName, live); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	observed := s.observed
+	s = newScope(live, s.now)
+	s.observed, s.fresh = observed, true
+	s.observed.glRead = false
+	return r.doReconcile(ctx, s, phases)
 }
 
 // doReconcile runs the phases in order and keeps the soonest requeue.
@@ -149,6 +176,7 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, s *scope) error {
 	}
 	s.base.Finalizers = s.gld.Finalizers
 	s.base.ResourceVersion = s.gld.ResourceVersion
+	r.written.remember(s.gld)
 	return nil
 }
 

@@ -35,11 +35,16 @@ var rolloutsRecorded = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Rollouts whose GitLab record reached a finished status, by that status (success, failed, canceled).",
 }, []string{"status"})
 
+var phaseDesc = prometheus.NewDesc("rollgate_rollout_phase",
+	"1 for each GitLabDeployment, labelled with its phase (Pending before it has one), for alerts that select rollouts.",
+	[]string{"namespace", "name", "environment", "phase"}, nil)
+
 var runningDesc = prometheus.NewDesc("rollgate_records_running_too_long",
 	"GitLab records that have said running for longer than --running-threshold.", nil, nil)
 
-// running is the collector of rollgate_records_running_too_long; it reads
-// the GitLabDeployments of the manager's cache at scrape time.
+// running is the collector of rollgate_records_running_too_long and
+// rollgate_rollout_phase; it reads the GitLabDeployments of the manager's
+// cache at scrape time.
 var running = &runningCollector{}
 
 func init() {
@@ -71,7 +76,7 @@ type runningCollector struct {
 	threshold time.Duration
 }
 
-func (c *runningCollector) Describe(ch chan<- *prometheus.Desc) { ch <- runningDesc }
+func (c *runningCollector) Describe(ch chan<- *prometheus.Desc) { ch <- runningDesc; ch <- phaseDesc }
 
 func (c *runningCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
@@ -88,6 +93,14 @@ func (c *runningCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, float64(runningTooLong(list.Items, threshold, time.Now())))
+	for i := range list.Items {
+		gld := &list.Items[i]
+		phase := string(gld.Status.Phase)
+		if phase == "" {
+			phase = "Pending"
+		}
+		ch <- prometheus.MustNewConstMetric(phaseDesc, prometheus.GaugeValue, 1, gld.Namespace, gld.Name, gld.Spec.Environment, phase)
+	}
 }
 
 // runningTooLong counts the records running for longer than threshold.

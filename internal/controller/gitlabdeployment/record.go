@@ -22,8 +22,6 @@ import (
 	"fmt"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -61,14 +59,6 @@ func (r *Reconciler) syncRecord(ctx context.Context, s *scope, target rollout.St
 	if action.Status == "" && !needsRefresh && (!needsAdoption || rec.Intent == "") {
 		s.synced = true
 		return ctrl.Result{}, nil
-	}
-	if needsAdoption && !s.fresh {
-		// Looking for a record is for a POST whose answer was lost or a
-		// rollout first seen complete; a cached copy that lags this
-		// controller's own last write looks the same. Make sure first.
-		if err := r.ensureCurrent(ctx, s); err != nil {
-			return ctrl.Result{}, err
-		}
 	}
 	if needsAdoption && rec.IntentTime != nil {
 		// A POST whose answer was lost may still be on its way into GitLab:
@@ -183,21 +173,6 @@ func (r *Reconciler) clearIntent(ctx context.Context, s *scope) error {
 	return r.checkpoint(ctx, s)
 }
 
-// ensureCurrent reads the GitLabDeployment from the API server and answers
-// a conflict if the cached copy this reconcile works on is older.
-func (r *Reconciler) ensureCurrent(ctx context.Context, s *scope) error {
-	live := &gitlabv1alpha1.GitLabDeployment{}
-	if err := r.liveReader().Get(ctx, client.ObjectKeyFromObject(s.gld), live); err != nil {
-		return err
-	}
-	if live.ResourceVersion != s.base.ResourceVersion {
-		return apierrors.NewConflict(gitlabv1alpha1.GroupVersion.WithResource("gitlabdeployments").GroupResource(), s.gld.Name,
-			errors.New("the cached copy is older than the stored object"))
-	}
-	s.fresh = true
-	return nil
-}
-
 // checkpoint writes the status now, before a step whose outcome must
 // survive a crash (the write-ahead intent of a POST, a gate decision before
 // the Deployment changes), and makes it the base of later patches. The
@@ -210,6 +185,7 @@ func (r *Reconciler) checkpoint(ctx context.Context, s *scope) error {
 		return err
 	}
 	s.base, s.fresh = s.gld.DeepCopy(), true
+	r.written.remember(s.gld)
 	return nil
 }
 

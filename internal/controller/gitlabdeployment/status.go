@@ -60,7 +60,10 @@ func (r *Reconciler) finalizeStatus(ctx context.Context, s *scope, result *ctrl.
 	}
 	err := r.Status().Patch(ctx, s.gld, s.statusPatch())
 	switch {
-	case err == nil || apierrors.IsNotFound(err):
+	case err == nil:
+		r.written.remember(s.gld)
+		return retErr
+	case apierrors.IsNotFound(err):
 		return retErr
 	case apierrors.IsConflict(err) && retErr == nil:
 		// The cache had not caught up with the stored object yet.

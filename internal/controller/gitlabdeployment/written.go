@@ -1,0 +1,73 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package gitlabdeployment
+
+import (
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+)
+
+// writtenObjects remembers each GitLabDeployment as this controller last
+// wrote it, until the cache shows that version. The status is the memory of
+// the exactly-once protocol: a reconcile must never act on a cached copy
+// older than this controller's own last write (it would send a transition
+// GitLab already has, or move a finished record on), and reading the API
+// server on every reconcile to be sure costs a GET per reconcile.
+type writtenObjects struct {
+	mu sync.Mutex
+	m  map[types.NamespacedName]*gitlabv1alpha1.GitLabDeployment
+}
+
+// remember records gld as just written.
+func (w *writtenObjects) remember(gld *gitlabv1alpha1.GitLabDeployment) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = map[types.NamespacedName]*gitlabv1alpha1.GitLabDeployment{}
+	}
+	w.m[types.NamespacedName{Namespace: gld.Namespace, Name: gld.Name}] = gld.DeepCopy()
+}
+
+// forget drops what was remembered of a GitLabDeployment that is gone.
+func (w *writtenObjects) forget(key types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.m, key)
+}
+
+// current returns the copy to reconcile: the cached one once the cache
+// shows this controller's last write (which is then forgotten), else the
+// version last written. known is false when that version may be older than
+// the stored object (someone else wrote after it): the first write then
+// carries its resourceVersion.
+func (w *writtenObjects) current(cached *gitlabv1alpha1.GitLabDeployment) (gld *gitlabv1alpha1.GitLabDeployment, known bool) {
+	key := types.NamespacedName{Namespace: cached.Namespace, Name: cached.Name}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	last, ok := w.m[key]
+	switch {
+	case !ok:
+		return cached, false
+	case last.ResourceVersion == cached.ResourceVersion:
+		delete(w.m, key)
+		return cached, true
+	}
+	return last.DeepCopy(), false
+}
