@@ -79,22 +79,24 @@ test-e2e: manifests generate kustomize k8s-binaries ## Run the end-to-end tests 
 
 # The fault suite's sizes (test/faults/params_test.go); the short version is
 # the same code with smaller numbers, for CI.
-FAULTS_SHORT_ENV ?= FAULTS_DEPLOYMENTS=8 FAULTS_CRASH_ROLLOUTS=60 FAULTS_KILLS=20 \
-	FAULTS_MIN_UP=3s FAULTS_MAX_UP=5s FAULTS_OUTAGE_ROLLOUTS=32 FAULTS_OUTAGE=15s \
+FAULTS_SHORT_ENV ?= FAULTS_DEPLOYMENTS=8 FAULTS_CRASH_ROLLOUTS=48 FAULTS_KILLS=12 \
+	FAULTS_MIN_UP=4s FAULTS_MAX_UP=6s FAULTS_OUTAGE_ROLLOUTS=32 FAULTS_OUTAGE=15s \
 	FAULTS_THROTTLE_ROLLOUTS=24 FAULTS_STORMS=2 FAULTS_STORM=8s FAULTS_RETRY_AFTER=3s \
-	FAULTS_RATE_LIMIT=10 FAULTS_RATE_PERIOD=5s FAULTS_RATE_WINDOW=20s \
+	FAULTS_RATE_LIMIT=3 FAULTS_RATE_PERIOD=5s FAULTS_RATE_WINDOW=20s \
 	FAULTS_LOST_ROLLOUTS=40 FAULTS_LOST_DURATION=30s FAULTS_TAKEOVERS=3 \
 	FAULTS_SETTLE=2m FAULTS_QUIET=15s
+# FAULTS_RUN picks the tests, e.g. FAULTS_RUN=TestOutages.
+FAULTS_RUN ?= .
 
 .PHONY: test-faults
 test-faults: manifests generate k8s-binaries ## Run the full fault suite (about 40 minutes): crashes, outages, throttling, lost answers, leader takeover, bad input.
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
-		go test -count=1 -timeout 90m -v ./test/faults/...
+		go test -count=1 -timeout 90m -v -run '$(FAULTS_RUN)' ./test/faults/...
 
 .PHONY: test-faults-short
 test-faults-short: manifests generate k8s-binaries ## Run the fault suite with small numbers (under 10 minutes), as CI does.
 	$(FAULTS_SHORT_ENV) KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
-		go test -count=1 -timeout 20m -v ./test/faults/...
+		go test -count=1 -timeout 20m -v -run '$(FAULTS_RUN)' ./test/faults/...
 
 .PHONY: bench
 bench: manifests generate k8s-binaries ## Benchmark the manager on a real local control plane: 2,000 Deployments, 200 opted in.

@@ -2,8 +2,10 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -135,7 +137,6 @@ type badOutcome struct {
 // Deployment stays paused.
 func TestBadInput(t *testing.T) {
 	mgr := startGatedManager(t)
-	_ = mgr
 	ns := newNamespace(t, "bad")
 	other := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: otherNamespace}}
 	if err := k8s.Create(t.Context(), other); err != nil {
@@ -179,7 +180,39 @@ func TestBadInput(t *testing.T) {
 			explained++
 		}
 	}
-	t.Logf("bad inputs explained as promised: %d of %d", explained, len(outcomes))
+	lines, errs := logLines(mgr.LogPath, start)
+	minutes := time.Since(start).Minutes()
+	logTable(t, "Bad input figures: "+t.Name(), [][2]string{
+		{"bad inputs explained as promised", fmt.Sprintf("%d of %d", explained, len(outcomes))},
+		{"manager log lines per minute while they sit there", fmt.Sprintf("%.0f", float64(lines)/minutes)},
+		{"reconciler errors logged per minute", fmt.Sprintf("%.0f", float64(errs)/minutes)},
+	})
+}
+
+// logLines counts the lines of a manager's JSON log stamped at or after
+// start, and those of them that are reconciler errors.
+func logLines(path string, start time.Time) (lines, errs int) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		var entry struct {
+			TS  string `json:"ts"`
+			Msg string `json:"msg"`
+		}
+		if json.Unmarshal([]byte(line), &entry) != nil {
+			continue
+		}
+		if ts, err := time.Parse(time.RFC3339, entry.TS); err != nil || ts.Before(start.Truncate(time.Second)) {
+			continue
+		}
+		lines++
+		if entry.Msg == "Reconciler error" {
+			errs++
+		}
+	}
+	return lines, errs
 }
 
 func badDeployment(ns, name, project string, in badInput) *appsv1.Deployment {

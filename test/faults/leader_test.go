@@ -13,7 +13,8 @@ import (
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
 )
 
-// acquiredLease is what client-go's leader election logs on becoming leader.
+// acquiredLease is what client-go's leader election logs on becoming
+// leader, lowercased.
 const acquiredLease = "successfully acquired lease"
 
 // TestLeaderTakeover runs two managers with leader election and kills the
@@ -31,7 +32,8 @@ func TestLeaderTakeover(t *testing.T) {
 	dep := probe.deps[0]
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 10)) //nolint:gosec // test randomness
 
-	var leaseTimes, recordTimes []time.Duration
+	leaseTimes := make([]time.Duration, 0, params.Takeovers)
+	recordTimes := make([]time.Duration, 0, params.Takeovers)
 	for i := range params.Takeovers {
 		leader := waitLeader(t, pair, time.Minute)
 		if leader == nil {
@@ -69,12 +71,12 @@ func TestLeaderTakeover(t *testing.T) {
 		}
 	}
 	v, _ := settle(t, probe.oracle, probe.project, time.Now())
-	rows := [][2]string{
+	rows := append([][2]string{
 		{"leader kills", fmt.Sprint(params.Takeovers)},
 		{"takeover: kill → lease held by the other manager (min / median / max)", spread(leaseTimes)},
 		{"takeover: kill → the next rollout recorded success (min / median / max)", spread(recordTimes)},
-	}
-	logTable(t, "Leader takeover: "+t.Name(), append(rows, verdictRows(v)...))
+	}, verdictRows(v)...)
+	logTable(t, "Leader takeover: "+t.Name(), rows)
 	assertVerdict(t, v)
 }
 
@@ -91,7 +93,7 @@ func (c *leaderCandidate) acquired() bool {
 	if err != nil || int64(len(data)) < c.logFrom {
 		return false
 	}
-	return strings.Contains(string(data[c.logFrom:]), acquiredLease)
+	return strings.Contains(strings.ToLower(string(data[c.logFrom:])), acquiredLease)
 }
 
 func (c *leaderCandidate) waitAcquired(timeout time.Duration) (time.Time, bool) {

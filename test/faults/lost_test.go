@@ -45,7 +45,7 @@ func TestLostAnswers(t *testing.T) {
 	rows = append(rows, [][2]string{
 		{"POST answers lost / POSTs", fmt.Sprintf("%d / %d", lostPosts, posts)},
 		{"PUT answers lost / PUTs", fmt.Sprintf("%d / %d", lostPuts, puts)},
-		{"time to settle once answers arrive again", catchUp.Round(100 * time.Millisecond).String()},
+		{"time to settle once answers arrive again", catchUpString(v, catchUp)},
 	}...)
 	logTable(t, "Lost answers: "+t.Name(), append(rows, verdictRows(v)...))
 	assertVerdict(t, v)

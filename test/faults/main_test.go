@@ -18,6 +18,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -125,7 +126,10 @@ func tearDown() {
 	}
 }
 
-// newNamespace creates a namespace for one test and deletes it afterwards.
+// newNamespace creates a namespace for one test and deletes it afterwards,
+// waiting (while the test's manager still runs: cleanups run last first)
+// until it is gone, so that the next test's manager does not inherit its
+// GitLabDeployments.
 func newNamespace(t *testing.T, prefix string) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
@@ -133,9 +137,19 @@ func newNamespace(t *testing.T, prefix string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := k8s.Delete(context.Background(), ns); err != nil {
+		ctx := context.Background()
+		if err := k8s.Delete(ctx, ns); err != nil {
 			t.Error(err)
+			return
 		}
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			if apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(ns), &corev1.Namespace{})) {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Logf("namespace %s is still being deleted after two minutes", ns.Name)
 	})
 	return ns.Name
 }

@@ -14,10 +14,10 @@ import (
 
 const (
 	// warmUp is how long a freshly started manager takes to sync its caches
-	// and look at every GitLabDeployment; observed says a manager saw a
-	// change once it has run this long and one more second.
+	// and look at every GitLabDeployment; observed says a manager could see
+	// and act on a change once it has run this long and margin more.
 	warmUp = 3 * time.Second
-	margin = time.Second
+	margin = 2 * time.Second
 )
 
 // manager is a manager process whose runs (start and end times) are kept,

@@ -17,7 +17,7 @@ import (
 func TestOutages(t *testing.T) {
 	mgr := startManager(t, "manager", nil)
 	s := newStream(t, "outage", params.Deployments, mgr)
-	var rows [][2]string
+	rows := make([][2]string, 0, 16)
 	for _, outage := range []struct {
 		name  string
 		fault gitlabtest.Fault
@@ -35,10 +35,7 @@ func TestOutages(t *testing.T) {
 		during := requests(s.project, start, end, nil)
 		rollouts := len(s.oracle.all()) - len(before)
 		v, catchUp := settle(t, s.oracle, s.project, end)
-		caught := catchUp.Round(100 * time.Millisecond).String()
-		if !v.clean() {
-			caught += " (last write; the records never became right)"
-		}
+		caught := catchUpString(v, catchUp)
 		rows = append(rows, [][2]string{
 			{outage.name + ": outage length", end.Sub(start).Round(time.Second).String()},
 			{outage.name + ": rollouts during the outage", fmt.Sprint(rollouts)},

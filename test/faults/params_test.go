@@ -67,7 +67,7 @@ func loadParams() suiteParams {
 		Storms:           envInt("FAULTS_STORMS", 3),
 		Storm:            envDuration("FAULTS_STORM", 20*time.Second),
 		RetryAfter:       envDuration("FAULTS_RETRY_AFTER", 5*time.Second),
-		RateLimit:        envInt("FAULTS_RATE_LIMIT", 20),
+		RateLimit:        envInt("FAULTS_RATE_LIMIT", 5),
 		RatePeriod:       envDuration("FAULTS_RATE_PERIOD", 10*time.Second),
 		RateWindow:       envDuration("FAULTS_RATE_WINDOW", 40*time.Second),
 		LostRollouts:     envInt("FAULTS_LOST_ROLLOUTS", 100),

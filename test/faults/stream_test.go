@@ -173,7 +173,7 @@ func (s *stream) rollout(ctx context.Context, d *streamDeployment, kind rolloutK
 		} else {
 			sleepUntil(ctx, time.Now().Add(time.Second+s.jitter(time.Second)))
 		}
-		return s.makeReady(ctx, d, sha)
+		return s.makeReady(ctx, sha)
 	case kindDeleted:
 		sleepUntil(ctx, time.Now().Add(time.Until(next)/2))
 		return s.delete(ctx, d)
@@ -235,7 +235,7 @@ func (s *stream) newDeployment(d *streamDeployment) *appsv1.Deployment {
 
 // makeReady plays the kubelet for the pods of sha until the rollout
 // completes: kwok never readies pods with NeverReadyLabel.
-func (s *stream) makeReady(ctx context.Context, d *streamDeployment, sha string) error {
+func (s *stream) makeReady(ctx context.Context, sha string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if !s.oracle.fact(sha).completed.IsZero() {

@@ -59,11 +59,10 @@ func TestThrottling(t *testing.T) {
 	rows = append(rows, [][2]string{
 		{"storms: 429 answers / requests", fmt.Sprintf("%d / %d", count429(stormReqs), len(stormReqs))},
 		{"storms: requests sent before Retry-After elapsed", fmt.Sprint(len(stormEarly))},
-		{"storms: time to catch up after the last storm", stormCatchUp.Round(100 * time.Millisecond).String()},
-		{"storms: records right after catching up", fmt.Sprint(stormVerdict.clean())},
+		{"storms: time to catch up after the last storm", catchUpString(stormVerdict, stormCatchUp)},
 		{"rate-limit window: 429 answers / requests", fmt.Sprintf("%d / %d", count429(windowReqs), len(windowReqs))},
 		{"rate-limit window: requests sent before Retry-After / RateLimit-Reset", fmt.Sprint(len(windowEarly))},
-		{"rate-limit window: time to catch up after it", windowCatchUp.Round(100 * time.Millisecond).String()},
+		{"rate-limit window: time to catch up after it", catchUpString(v, windowCatchUp)},
 	}...)
 	logTable(t, "Throttling: "+t.Name(), append(rows, verdictRows(v)...))
 	for _, early := range []struct {

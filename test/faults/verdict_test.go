@@ -129,6 +129,16 @@ func settle(t *testing.T, o *oracle, project string, since time.Time) (verdict, 
 	}
 }
 
+// catchUpString shows a catch-up time, saying when the records never
+// became right (it is then the time until the last write).
+func catchUpString(v verdict, d time.Duration) string {
+	s := d.Round(100 * time.Millisecond).String()
+	if !v.clean() {
+		s += " (until the last write; the records never became right)"
+	}
+	return s
+}
+
 func (v verdict) summary() string {
 	return fmt.Sprintf("%d/%d/%d/%d/%d/%d", v.records, len(v.duplicates), len(v.leftRunning), len(v.wrong), v.unrecorded, len(v.unknown))
 }
