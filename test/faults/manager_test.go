@@ -32,14 +32,14 @@ type manager struct {
 
 type managerRun struct{ start, end time.Time }
 
-// managerArgs are the flags every manager of the suite runs with; webhooks
-// are off unless a test turns them on.
+// managerArgs are the flags every manager of the suite runs with: GitLab
+// traffic as rollgate ships (client rate limit, timeouts, retries), and
+// webhooks off unless a test turns them on.
 func managerArgs() []string {
 	return []string{
 		"--kubeconfig=" + testCluster.KubeconfigPath,
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--default-credentials=" + systemNamespace + "/" + secretName,
-		"--gitlab-qps=50", "--gitlab-burst=100", "--gitlab-timeout=5s",
 		"--approval-webhooks=false",
 		"--zap-devel=false", "--zap-log-level=info",
 	}

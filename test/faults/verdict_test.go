@@ -10,6 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab"
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
 )
@@ -97,7 +100,8 @@ func short(sha string) string {
 
 // settle waits, after the faults ended at since, until the records are
 // right, or until nothing was written to GitLab and the verdict did not
-// change for params.Quiet, or params.Settle passed. It returns the last
+// change for params.Quiet while no GitLabDeployment has a write pending (an
+// intent: e.g. a lost POST waiting to be adopted), or params.Settle passed. It returns the last
 // verdict and the catch-up time: since until the records were right, or
 // until the last write if they never were.
 func settle(t *testing.T, o *oracle, project string, since time.Time) (verdict, time.Duration) {
@@ -122,7 +126,8 @@ func settle(t *testing.T, o *oracle, project string, since time.Time) (verdict, 
 		if lastChange.After(quietSince) {
 			quietSince = lastChange
 		}
-		if time.Since(quietSince) >= params.Quiet || time.Now().After(deadline) {
+		quiet := time.Since(quietSince) >= params.Quiet && pendingIntents(t, o.ns) == 0
+		if quiet || time.Now().After(deadline) {
 			return v, lastWrite.Sub(since)
 		}
 		time.Sleep(time.Second)
@@ -137,6 +142,22 @@ func catchUpString(v verdict, d time.Duration) string {
 		s += " (until the last write; the records never became right)"
 	}
 	return s
+}
+
+// pendingIntents counts the GitLabDeployments in ns with an intent: a
+// GitLab write rollgate has yet to confirm.
+func pendingIntents(t *testing.T, ns string) int {
+	var list gitlabv1alpha1.GitLabDeploymentList
+	if err := k8s.List(t.Context(), &list, client.InNamespace(ns)); err != nil {
+		return 1
+	}
+	n := 0
+	for _, gld := range list.Items {
+		if gld.Status.Record.Intent != "" {
+			n++
+		}
+	}
+	return n
 }
 
 func (v verdict) summary() string {
