@@ -79,17 +79,17 @@ test-e2e: manifests generate kustomize k8s-binaries ## Run the end-to-end tests 
 
 # The fault suite's sizes (test/faults/params_test.go); the short version is
 # the same code with smaller numbers, for CI.
-FAULTS_SHORT_ENV ?= FAULTS_DEPLOYMENTS=8 FAULTS_CRASH_ROLLOUTS=48 FAULTS_KILLS=12 \
-	FAULTS_MIN_UP=4s FAULTS_MAX_UP=6s FAULTS_OUTAGE_ROLLOUTS=32 FAULTS_OUTAGE=15s \
-	FAULTS_THROTTLE_ROLLOUTS=24 FAULTS_STORMS=2 FAULTS_STORM=8s FAULTS_RETRY_AFTER=3s \
-	FAULTS_RATE_LIMIT=3 FAULTS_RATE_PERIOD=5s FAULTS_RATE_WINDOW=20s \
-	FAULTS_LOST_ROLLOUTS=32 FAULTS_LOST_DURATION=24s FAULTS_TAKEOVERS=3 \
-	FAULTS_SETTLE=2m FAULTS_QUIET=12s
+FAULTS_SHORT_ENV ?= FAULTS_DEPLOYMENTS=6 FAULTS_CRASH_ROLLOUTS=36 FAULTS_KILLS=10 \
+	FAULTS_MIN_UP=4s FAULTS_MAX_UP=6s FAULTS_OUTAGE_ROLLOUTS=24 FAULTS_OUTAGE=12s \
+	FAULTS_THROTTLE_ROLLOUTS=18 FAULTS_STORMS=2 FAULTS_STORM=5s FAULTS_RETRY_AFTER=3s \
+	FAULTS_RATE_LIMIT=2 FAULTS_RATE_PERIOD=5s FAULTS_RATE_WINDOW=15s \
+	FAULTS_LOST_ROLLOUTS=24 FAULTS_LOST_DURATION=20s FAULTS_TAKEOVERS=2 \
+	FAULTS_SETTLE=90s FAULTS_QUIET=10s
 # FAULTS_RUN picks the tests, e.g. FAULTS_RUN=TestOutages.
 FAULTS_RUN ?= .
 
 .PHONY: test-faults
-test-faults: manifests generate k8s-binaries ## Run the full fault suite (about 40 minutes): crashes, outages, throttling, lost answers, leader takeover, bad input.
+test-faults: manifests generate k8s-binaries ## Run the full fault suite (20 to 30 minutes): crashes, outages, throttling, lost answers, leader takeover, bad input.
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
 		go test -count=1 -timeout 90m -v -run '$(FAULTS_RUN)' ./test/faults/...
 

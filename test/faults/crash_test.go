@@ -64,6 +64,10 @@ func TestCrashes(t *testing.T) {
 	if killer.kills < params.Kills {
 		t.Errorf("the manager was killed %d times, want %d", killer.kills, params.Kills)
 	}
+	if params.Kills >= 4 && (killer.afterLostPost == 0 || killer.afterLostPut == 0) {
+		t.Errorf("the test did not manage to kill the manager right after a lost POST answer (%d) and a lost PUT answer (%d)",
+			killer.afterLostPost, killer.afterLostPut)
+	}
 }
 
 // crasher kills the manager at random moments and starts it again.
