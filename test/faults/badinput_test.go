@@ -25,9 +25,6 @@ import (
 	"github.com/rollgate/rollgate/test/e2e/harness"
 )
 
-// badInputWait bounds the wait for rollgate to explain one bad input.
-const badInputWait = 30 * time.Second
-
 // badInput is one annotation value a user might type.
 type badInput struct {
 	what  string
@@ -242,9 +239,10 @@ func badDeployment(ns, name, project string, in badInput) *appsv1.Deployment {
 }
 
 // waitBadOutcome waits until the Deployment's GitLabDeployment is stalled
-// and a Warning Event is out, or badInputWait passes, and reads the outcome.
+// and a Warning Event is out, or params.BadInputWait passes, and reads the
+// outcome.
 func waitBadOutcome(ctx context.Context, ns, name string, in badInput) badOutcome {
-	deadline := time.Now().Add(badInputWait)
+	deadline := time.Now().Add(params.BadInputWait)
 	for {
 		o := readBadOutcome(ctx, ns, name, in)
 		if o.stalled && len(o.warnings) > 0 || time.Now().After(deadline) || ctx.Err() != nil {

@@ -52,6 +52,9 @@ type suiteParams struct {
 	// (FAULTS_QUIET).
 	Settle time.Duration
 	Quiet  time.Duration
+	// BadInputWait bounds the wait for rollgate to explain each bad input
+	// (FAULTS_BAD_INPUT_WAIT).
+	BadInputWait time.Duration
 }
 
 func loadParams() suiteParams {
@@ -75,6 +78,7 @@ func loadParams() suiteParams {
 		Takeovers:        envInt("FAULTS_TAKEOVERS", 10),
 		Settle:           envDuration("FAULTS_SETTLE", 4*time.Minute),
 		Quiet:            envDuration("FAULTS_QUIET", 30*time.Second),
+		BadInputWait:     envDuration("FAULTS_BAD_INPUT_WAIT", 30*time.Second),
 	}
 }
 
