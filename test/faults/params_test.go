@@ -85,10 +85,10 @@ func loadParams() suiteParams {
 func (p suiteParams) String() string {
 	return fmt.Sprintf("%d Deployments; crash: %d rollouts, %d kills (up %v-%v); outage: %d rollouts, %v each; "+
 		"throttle: %d rollouts, %d storms of %v (Retry-After %v), %d req/%v for %v; lost answers: %d rollouts in %v; "+
-		"takeovers: %d; settle ≤ %v (quiet %v)",
+		"takeovers: %d; settle ≤ %v (quiet %v); bad input wait %v",
 		p.Deployments, p.CrashRollouts, p.Kills, p.MinUp, p.MaxUp, p.OutageRollouts, p.Outage,
 		p.ThrottleRollouts, p.Storms, p.Storm, p.RetryAfter, p.RateLimit, p.RatePeriod, p.RateWindow,
-		p.LostRollouts, p.LostDuration, p.Takeovers, p.Settle, p.Quiet)
+		p.LostRollouts, p.LostDuration, p.Takeovers, p.Settle, p.Quiet, p.BadInputWait)
 }
 
 func envInt(key string, def int) int {
