@@ -107,6 +107,27 @@ test-e2e: manifests generate kustomize helm k8s-binaries ## Run the end-to-end t
 		KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" \
 		go test $(TEST_FLAGS) -v ./test/e2e/...
 
+# The fault suite's sizes (test/faults/params_test.go); the short version is
+# the same code with smaller numbers, for CI.
+FAULTS_SHORT_ENV ?= FAULTS_DEPLOYMENTS=6 FAULTS_CRASH_ROLLOUTS=30 FAULTS_KILLS=8 \
+	FAULTS_MIN_UP=4s FAULTS_MAX_UP=6s FAULTS_OUTAGE_ROLLOUTS=16 FAULTS_OUTAGE=8s \
+	FAULTS_THROTTLE_ROLLOUTS=16 FAULTS_STORMS=2 FAULTS_STORM=4s FAULTS_RETRY_AFTER=2s \
+	FAULTS_RATE_LIMIT=2 FAULTS_RATE_PERIOD=5s FAULTS_RATE_WINDOW=10s \
+	FAULTS_LOST_ROLLOUTS=16 FAULTS_LOST_DURATION=12s FAULTS_TAKEOVERS=2 \
+	FAULTS_SETTLE=75s FAULTS_QUIET=8s FAULTS_BAD_INPUT_WAIT=20s
+# FAULTS_RUN picks the tests, e.g. FAULTS_RUN=TestOutages.
+FAULTS_RUN ?= .
+
+.PHONY: test-faults
+test-faults: manifests generate k8s-binaries ## Run the full fault suite (20 to 30 minutes): crashes, outages, throttling, lost answers, leader takeover, bad input.
+	KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
+		go test -count=1 -timeout 90m -v -run '$(FAULTS_RUN)' ./test/faults/...
+
+.PHONY: test-faults-short
+test-faults-short: manifests generate k8s-binaries ## Run the fault suite with small numbers (under 10 minutes), as CI does.
+	$(FAULTS_SHORT_ENV) KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
+		go test -count=1 -timeout 20m -v -run '$(FAULTS_RUN)' ./test/faults/...
+
 .PHONY: bench
 bench: manifests generate k8s-binaries ## Benchmark the manager on a real local control plane: 2,000 Deployments, 200 opted in.
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \

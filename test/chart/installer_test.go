@@ -39,6 +39,11 @@ var installerCases = []struct {
 	kustomization: "config/overlays/cert-manager",
 	installerOnly: []string{"Namespace /rollgate-system"},
 }, {
+	name:          "failure-policy-ignore",
+	values:        []string{"webhooks.failurePolicy=Ignore"},
+	kustomization: "config/overlays/failure-policy-ignore",
+	installerOnly: []string{"Namespace /rollgate-system"},
+}, {
 	name:          "monitoring",
 	values:        []string{"metrics.serviceMonitor.enabled=true", "prometheusRule.enabled=true"},
 	kustomization: "config/overlays/monitoring",

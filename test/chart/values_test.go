@@ -45,7 +45,7 @@ func has(objs []*unstructured.Unstructured, kind, name string) bool {
 // Every object of the default chart is a valid object of its kind (no
 // unknown field).
 func TestChartObjectsAreValid(t *testing.T) {
-	objs := helmTemplate(t, "--set", "podDisruptionBudget.enabled=true", "--set", "networkPolicy.enabled=true")
+	objs := helmTemplate(t, "--set", "networkPolicy.enabled=true")
 	for _, obj := range objs {
 		var out any
 		switch obj.GetKind() {
@@ -89,8 +89,6 @@ func TestChartLint(t *testing.T) {
 
 // allOn turns every optional part of the chart on.
 var allOn = []string{
-	"--set", "replicas=2",
-	"--set", "podDisruptionBudget.enabled=true",
 	"--set", "networkPolicy.enabled=true",
 	"--set", "metrics.serviceMonitor.enabled=true",
 	"--set", "prometheusRule.enabled=true",
@@ -103,23 +101,34 @@ var allOn = []string{
 }
 
 // The values turn on what they say, and the manager gets the flags they
-// stand for.
+// stand for. (The defaults are the installer's: TestChartMatchesInstaller.)
 func TestChartValues(t *testing.T) {
 	g := NewWithT(t)
 	objs := helmTemplate(t,
-		"--set", "replicas=2",
+		"--set", "replicas=3",
+		"--set", "strategy.rollingUpdate.maxSurge=0,strategy.rollingUpdate.maxUnavailable=1",
+		"--set", "readinessProbe.periodSeconds=10",
+		"--set", "topologySpreadConstraints[0].maxSkew=2,topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+		"--set", "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
 		"--set", "image.repository=registry.example/rollgate,image.digest=sha256:0123",
 		"--set", "defaultCredentials.name=gitlab,defaultCredentials.namespace=ops",
 		"--set", "gitlab.qps=5,gitlab.burst=7,gitlab.timeout=10s",
-		"--set", "webhooks.failurePolicy=Fail",
+		"--set", "webhooks.failurePolicy=Ignore",
 		"--set", "webhooks.matchConditions[0].name=gated",
 		"--set", `webhooks.matchConditions[0].expression=has(object.metadata.annotations)`,
-		"--set", "podDisruptionBudget.enabled=true",
+		"--set", "podDisruptionBudget.maxUnavailable=1",
 		"--set", "extraArgs[0]=--history-limit=20",
 	)
 	d := typed[appsv1.Deployment](t, objs, "Deployment", "rollgate-controller-manager")
-	g.Expect(*d.Spec.Replicas).To(BeEquivalentTo(2))
+	g.Expect(*d.Spec.Replicas).To(BeEquivalentTo(3))
+	g.Expect(d.Spec.Strategy.RollingUpdate).To(Equal(&appsv1.RollingUpdateDeployment{
+		MaxSurge: new(intstr.FromInt32(0)), MaxUnavailable: new(intstr.FromInt32(1))}))
+	g.Expect(d.Spec.Template.Spec.TopologySpreadConstraints).To(Equal([]corev1.TopologySpreadConstraint{{
+		MaxSkew: 2, TopologyKey: "topology.kubernetes.io/zone", WhenUnsatisfiable: corev1.ScheduleAnyway}}),
+		"a list value replaces the default")
 	c := d.Spec.Template.Spec.Containers[0]
+	g.Expect(c.ReadinessProbe.PeriodSeconds).To(BeEquivalentTo(10))
+	g.Expect(c.ReadinessProbe.InitialDelaySeconds).To(BeEquivalentTo(2), "the other fields keep their defaults")
 	g.Expect(c.Image).To(Equal("registry.example/rollgate@sha256:0123"))
 	g.Expect(c.Args).To(ContainElements(
 		"--default-credentials=ops/gitlab", "--gitlab-qps=5", "--gitlab-burst=7", "--gitlab-timeout=10s",
@@ -130,15 +139,43 @@ func TestChartValues(t *testing.T) {
 		"ValidatingWebhookConfiguration", "rollgate-validating-webhook-configuration")
 	gated := []admissionregistrationv1.MatchCondition{{Name: "gated", Expression: "has(object.metadata.annotations)"}}
 	g.Expect(mutating.Webhooks).To(HaveExactElements(And(
-		HaveField("FailurePolicy", HaveValue(Equal(admissionregistrationv1.Fail))),
+		HaveField("FailurePolicy", HaveValue(Equal(admissionregistrationv1.Ignore))),
 		HaveField("MatchConditions", Equal(gated)))))
 	g.Expect(validating.Webhooks).To(HaveExactElements(And(
-		HaveField("FailurePolicy", HaveValue(Equal(admissionregistrationv1.Fail))),
+		HaveField("FailurePolicy", HaveValue(Equal(admissionregistrationv1.Ignore))),
 		HaveField("MatchConditions", Equal(gated)))))
 	pdb := typed[policyv1.PodDisruptionBudget](t, objs, "PodDisruptionBudget", "rollgate-controller-manager")
-	g.Expect(pdb.Spec.MinAvailable).To(Equal(new(intstr.FromInt32(1))))
+	g.Expect(pdb.Spec.MaxUnavailable).To(Equal(new(intstr.FromInt32(1))))
+	g.Expect(pdb.Spec.MinAvailable).To(BeNil(), "maxUnavailable wins over minAvailable")
 	g.Expect(pdb.Spec.Selector.MatchLabels).To(Equal(d.Spec.Selector.MatchLabels))
 	g.Expect(has(objs, "Secret", "gitlab")).To(BeFalse(), "the credentials Secret is only made with create")
+}
+
+// One replica without the high-availability parts: no PodDisruptionBudget
+// (it would block node drains), no spread, no strategy of the chart's, and
+// webhooks without matchConditions get every Deployment write.
+func TestChartSingleReplica(t *testing.T) {
+	g := NewWithT(t)
+	objs := helmTemplate(t, "--set", "replicas=1,podDisruptionBudget.enabled=false",
+		"--set", "topologySpreadConstraints=null,strategy=null,webhooks.matchConditions=null")
+	d := typed[appsv1.Deployment](t, objs, "Deployment", "rollgate-controller-manager")
+	g.Expect(*d.Spec.Replicas).To(BeEquivalentTo(1))
+	g.Expect(d.Spec.Strategy).To(BeZero())
+	g.Expect(d.Spec.Template.Spec.TopologySpreadConstraints).To(BeEmpty())
+	g.Expect(has(objs, "PodDisruptionBudget", "rollgate-controller-manager")).To(BeFalse())
+	mutating := typed[admissionregistrationv1.MutatingWebhookConfiguration](t, objs,
+		"MutatingWebhookConfiguration", "rollgate-mutating-webhook-configuration")
+	g.Expect(mutating.Webhooks).To(HaveExactElements(And(
+		HaveField("MatchConditions", BeEmpty()),
+		HaveField("FailurePolicy", HaveValue(Equal(admissionregistrationv1.Fail))))))
+}
+
+// A failurePolicy the API server would refuse fails the render.
+func TestChartFailurePolicyIsChecked(t *testing.T) {
+	g := NewWithT(t)
+	_, err := runErr(t, root(t), tool(t, "HELM", "helm"), "template", "rollgate", filepath.Join(root(t), "charts", "rollgate"),
+		"--set", "webhooks.failurePolicy=fail")
+	g.Expect(err).To(MatchError(ContainSubstring(`webhooks.failurePolicy must be Fail or Ignore, not "fail"`)))
 }
 
 // Without webhooks the manager is told so, and neither the webhook

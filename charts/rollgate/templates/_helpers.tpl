@@ -46,6 +46,9 @@ control-plane: controller-manager
 {{- define "rollgate.webhookCommon" -}}
 admissionReviewVersions:
 - v1
+{{- if not (has .root.Values.webhooks.failurePolicy (list "Fail" "Ignore")) }}
+{{- fail (printf "webhooks.failurePolicy must be Fail or Ignore, not %q" (toString .root.Values.webhooks.failurePolicy)) }}
+{{- end }}
 failurePolicy: {{ .root.Values.webhooks.failurePolicy }}
 {{- with .root.Values.webhooks.matchConditions }}
 matchConditions:

@@ -67,6 +67,8 @@ type Manager struct {
 	Binary string
 	// Args are its flags.
 	Args []string
+	// Env is added to the environment it inherits, e.g. POD_NAMESPACE=ns.
+	Env []string
 	// LogPath receives its standard output and error, appended on each start.
 	LogPath string
 
@@ -80,7 +82,7 @@ func (m *Manager) Start() error {
 		return errors.New("harness: the manager is already running")
 	}
 	proc, err := process.Start(context.Background(), process.Options{
-		Name: "manager", Path: m.Binary, Args: m.Args,
+		Name: "manager", Path: m.Binary, Args: m.Args, Env: m.Env,
 		LogPath: m.LogPath, AppendLog: true, Grace: stopGrace,
 	})
 	if err != nil {
