@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
-	"github.com/rollgate/rollgate/internal/controller"
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
 	"github.com/rollgate/rollgate/test/e2e/harness"
 )
@@ -255,7 +254,7 @@ func waitBadOutcome(ctx context.Context, ns, name string, in badInput) badOutcom
 func readBadOutcome(ctx context.Context, ns, name string, in badInput) badOutcome {
 	o := badOutcome{in: in, name: name}
 	var glds gitlabv1alpha1.GitLabDeploymentList
-	_ = k8s.List(ctx, &glds, client.InNamespace(ns), client.MatchingLabels{controller.LabelWorkload: name})
+	_ = k8s.List(ctx, &glds, client.InNamespace(ns), client.MatchingLabels{gitlabv1alpha1.LabelWorkload: name})
 	regarding := map[string]bool{"Deployment/" + name: true}
 	for _, gld := range glds.Items {
 		o.gld = true
