@@ -52,6 +52,7 @@ func TestGate(t *testing.T) {
 	env := startGateEnv(t)
 	t.Run("RecordSourceHoldsUntilEveryRuleApprovesThenRejectionRestores", env.testRecordSource)
 	t.Run("PipelineSourceReleasesOnApprovalOfTheBlockedJob", env.testPipelineSource)
+	t.Run("RecordSourceFailsClosed", env.testRecordSourceFailsClosed)
 }
 
 func startGateEnv(t *testing.T) *gateEnv {
@@ -102,9 +103,13 @@ func startGateEnv(t *testing.T) *gateEnv {
 
 // seedGitLab adds rollgate's user, approvers alice and bob, the project, and
 // protects production (one rule per approver) and staging (alice alone).
-func (e *gateEnv) seedGitLab(t *testing.T) {
+func (e *gateEnv) seedGitLab(t *testing.T) { seedGate(t, e.gitlab) }
+
+// seedGate seeds a fake GitLab with the gate tests' project, users and
+// protected environments.
+func seedGate(t *testing.T, srv *gitlabtest.Server) {
 	g := NewWithT(t)
-	g.Expect(e.gitlab.Seed(gitlabtest.Seed{
+	g.Expect(srv.Seed(gitlabtest.Seed{
 		Users: []gitlabtest.UserSpec{{Username: "rollgate"}, {Username: "alice"}, {Username: "bob"}},
 		Projects: []gitlabtest.ProjectSpec{{Path: gateProject, AcceptAnySHA: true, AcceptAnyRef: true,
 			Members: map[string]gitlabtest.AccessLevel{"rollgate": gitlabtest.Maintainer, "alice": gitlabtest.Reporter, "bob": gitlabtest.Reporter}}},
@@ -113,9 +118,9 @@ func (e *gateEnv) seedGitLab(t *testing.T) {
 	rule := func(user string) gitlabtest.ApprovalRuleSpec {
 		return gitlabtest.ApprovalRuleSpec{AccessRuleSpec: gitlabtest.AccessRuleSpec{User: user}, RequiredApprovals: 1}
 	}
-	g.Expect(e.gitlab.ProtectEnvironment(gitlabtest.ProtectedEnvironmentSpec{Project: gateProject, Name: "production",
+	g.Expect(srv.ProtectEnvironment(gitlabtest.ProtectedEnvironmentSpec{Project: gateProject, Name: "production",
 		ApprovalRules: []gitlabtest.ApprovalRuleSpec{rule("alice"), rule("bob")}})).To(Succeed())
-	g.Expect(e.gitlab.ProtectEnvironment(gitlabtest.ProtectedEnvironmentSpec{Project: gateProject, Name: "staging",
+	g.Expect(srv.ProtectEnvironment(gitlabtest.ProtectedEnvironmentSpec{Project: gateProject, Name: "staging",
 		ApprovalRules: []gitlabtest.ApprovalRuleSpec{rule("alice")}})).To(Succeed())
 }
 
