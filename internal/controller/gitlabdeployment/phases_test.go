@@ -236,3 +236,31 @@ func TestSummaryComputesEveryConditionFromTheScope(t *testing.T) {
 		})
 	}
 }
+
+func TestWrittenCopyStandsInOnlyForAnOlderCache(t *testing.T) {
+	g := NewWithT(t)
+	var w writtenObjects
+	gld := stepRollout(stepDeployment(nil), nil)
+	gld.ResourceVersion = "10"
+	gld.Status.Record.Status = "running"
+	w.remember(gld)
+
+	stale := gld.DeepCopy()
+	stale.ResourceVersion, stale.Status.Record.Status = "9", ""
+	got, known := w.current(stale)
+	g.Expect(got.Status.Record.Status).To(Equal("running"), "a cache older than the last write is not used")
+	g.Expect(known).To(BeFalse())
+
+	deleted := gld.DeepCopy()
+	deleted.ResourceVersion = "11"
+	deleted.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	got, _ = w.current(deleted)
+	g.Expect(got.DeletionTimestamp).NotTo(BeNil(), "a change made after the last write (a deletion) is seen")
+
+	w.remember(gld)
+	got, known = w.current(gld.DeepCopy())
+	g.Expect(known).To(BeTrue())
+	g.Expect(got.ResourceVersion).To(Equal("10"))
+	_, known = w.current(gld.DeepCopy())
+	g.Expect(known).To(BeFalse(), "forgotten once the cache caught up")
+}

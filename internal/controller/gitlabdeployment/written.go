@@ -17,6 +17,7 @@ limitations under the License.
 package gitlabdeployment
 
 import (
+	"strconv"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -53,10 +54,10 @@ func (w *writtenObjects) forget(key types.NamespacedName) {
 }
 
 // current returns the copy to reconcile: the cached one once the cache
-// shows this controller's last write (which is then forgotten), else the
-// version last written. known is false when that version may be older than
-// the stored object (someone else wrote after it): the first write then
-// carries its resourceVersion.
+// shows this controller's last write or a later version (the entry is then
+// forgotten), else the version last written. known is false when the copy
+// may be older than the stored object: the first write then carries its
+// resourceVersion, and conflicts if it is.
 func (w *writtenObjects) current(cached *gitlabv1alpha1.GitLabDeployment) (gld *gitlabv1alpha1.GitLabDeployment, known bool) {
 	key := types.NamespacedName{Namespace: cached.Namespace, Name: cached.Name}
 	w.mu.Lock()
@@ -68,6 +69,21 @@ func (w *writtenObjects) current(cached *gitlabv1alpha1.GitLabDeployment) (gld *
 	case last.ResourceVersion == cached.ResourceVersion:
 		delete(w.m, key)
 		return cached, true
+	case !olderThan(cached.ResourceVersion, last.ResourceVersion):
+		// Someone changed the object after this controller's last write
+		// (deleted it, changed its spec): the cache has the newer version.
+		delete(w.m, key)
+		return cached, false
 	}
 	return last.DeepCopy(), false
+}
+
+// olderThan reports whether resourceVersion a is known to be older than b.
+// resourceVersions are opaque to clients, but the API server's are etcd
+// revisions, which grow; any other form is never taken as older, so that
+// the cached copy is used and its first write checked.
+func olderThan(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x < y
 }
