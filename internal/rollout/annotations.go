@@ -128,12 +128,17 @@ func ParseApproval(value string) (*gitlabv1alpha1.ApprovalGate, error) {
 		return DefaultGate(), nil
 	}
 	gate := DefaultGate()
+	seen := map[string]bool{}
 	for part := range strings.SplitSeq(value, ",") {
 		key, val, ok := strings.Cut(strings.TrimSpace(part), "=")
 		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
 		if !ok || val == "" {
-			return nil, fmt.Errorf("%s: %q is not key=value (want e.g. \"source=Record,timeout=2h\")", gitlabv1alpha1.AnnotationApproval, part)
+			return nil, fmt.Errorf("%s: %q is not key=value (want e.g. \"source=Record,timeout=2h\")", gitlabv1alpha1.AnnotationApproval, Truncate(part, 64))
 		}
+		if seen[key] {
+			return nil, fmt.Errorf("%s: %s is set twice", gitlabv1alpha1.AnnotationApproval, Truncate(key, 64))
+		}
+		seen[key] = true
 		switch key {
 		case "source":
 			src, err := parseSource(val)

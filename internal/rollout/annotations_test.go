@@ -207,3 +207,20 @@ func TestValuesTooLongForTheAPIAreCutAndExplained(t *testing.T) {
 	spec.Credentials = "../secret"
 	g.Expect(ReasonOf(ValidateSpec(&spec))).To(Equal(gitlabv1alpha1.ReasonInvalidCredentials))
 }
+
+func TestRefsAndApprovalSettingsGitWouldRefuse(t *testing.T) {
+	g := NewWithT(t)
+	spec := gitlabv1alpha1.GitLabDeploymentSpec{Environment: "staging", Project: "group/app", SHA: strings.Repeat("a", 40)}
+	for _, ref := range []string{"main\nx", "main@{1}", "@", "feature/.hidden", "main.lock", "a//b", "/main", "main/", "main.", "tab\tref"} {
+		spec.Ref = ref
+		g.Expect(ReasonOf(ValidateSpec(&spec))).To(Equal(gitlabv1alpha1.ReasonInvalidRef), "ref %q", ref)
+	}
+	for _, ref := range []string{"main", "release/1.2", "v1.0.0", "feature/x-y_z"} {
+		spec.Ref = ref
+		g.Expect(ValidateSpec(&spec)).To(Succeed(), "ref %q", ref)
+	}
+	_, err := ParseApproval("source=Record,source=Pipeline")
+	g.Expect(err).To(MatchError(ContainSubstring("source is set twice")))
+	spec.Ref, spec.Environment = "main", "bad|env"
+	g.Expect(ValidateSpec(&spec)).To(MatchError(ContainSubstring(gitlabv1alpha1.AnnotationEnvironment)))
+}

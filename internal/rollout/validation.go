@@ -56,9 +56,9 @@ func ValidateSpec(spec *gitlabv1alpha1.GitLabDeploymentSpec) error {
 	case spec.Environment == "":
 		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment is empty: set %s", gitlabv1alpha1.AnnotationEnvironment)
 	case len(spec.Environment) > 255:
-		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment name is too long (maximum is 255 characters)")
+		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment name is too long (maximum is 255 characters; %s)", gitlabv1alpha1.AnnotationEnvironment)
 	case !environmentPattern.MatchString(spec.Environment) || strings.HasPrefix(spec.Environment, "/") || strings.HasSuffix(spec.Environment, "/"):
-		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment %q can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', and spaces, but it cannot start or end with '/'", Truncate(spec.Environment, 64))
+		return invalid(gitlabv1alpha1.ReasonInvalidEnvironment, "the GitLab environment %q can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', and spaces, but it cannot start or end with '/' (%s)", Truncate(spec.Environment, 64), gitlabv1alpha1.AnnotationEnvironment)
 	case spec.Project == "":
 		return invalid(gitlabv1alpha1.ReasonInvalidProject, "the GitLab project is missing: set %s to a project ID or full path such as group/app", gitlabv1alpha1.AnnotationProject)
 	case len(spec.Project) > 255 || !projectIDPattern.MatchString(spec.Project) && !validProjectPath(spec.Project):
@@ -69,7 +69,7 @@ func ValidateSpec(spec *gitlabv1alpha1.GitLabDeploymentSpec) error {
 		return invalid(gitlabv1alpha1.ReasonInvalidSHA, "the commit SHA %q is not a full 40-character lowercase hexadecimal SHA (%s)", Truncate(spec.SHA, 64), gitlabv1alpha1.AnnotationSHA)
 	case spec.Ref == "":
 		return invalid(gitlabv1alpha1.ReasonInvalidRef, "the ref is missing: set %s to the branch or tag the commit was deployed from", gitlabv1alpha1.AnnotationRef)
-	case strings.ContainsAny(spec.Ref, " ~^:?*[\\") || strings.Contains(spec.Ref, ".."):
+	case !validRef(spec.Ref):
 		return invalid(gitlabv1alpha1.ReasonInvalidRef, "the ref %q is not a valid git branch or tag name (%s)", Truncate(spec.Ref, 64), gitlabv1alpha1.AnnotationRef)
 	}
 	if c := spec.Credentials; c != "" && len(validation.IsDNS1123Subdomain(c)) > 0 {
@@ -77,7 +77,7 @@ func ValidateSpec(spec *gitlabv1alpha1.GitLabDeploymentSpec) error {
 			"(a rollout can only use a Secret of its own namespace; %s)", Truncate(c, 64), gitlabv1alpha1.AnnotationCredentials)
 	}
 	if a := spec.Approval; a != nil && a.Environment != "" && !environmentPattern.MatchString(a.Environment) {
-		return invalid(gitlabv1alpha1.ReasonInvalidApproval, "the approval environment %q is not a valid GitLab environment name", Truncate(a.Environment, 64))
+		return invalid(gitlabv1alpha1.ReasonInvalidApproval, "the approval environment %q is not a valid GitLab environment name (%s)", Truncate(a.Environment, 64), gitlabv1alpha1.AnnotationApproval)
 	}
 	return nil
 }
@@ -90,6 +90,28 @@ func validProjectPath(path string) bool {
 	}
 	for part := range strings.SplitSeq(path, "/") {
 		if strings.HasSuffix(part, ".git") || strings.HasSuffix(part, ".atom") || strings.HasSuffix(part, ".") {
+			return false
+		}
+	}
+	return true
+}
+
+// validRef applies git's rules for branch and tag names
+// (git check-ref-format): no control characters, spaces, ~ ^ : ? * [ \,
+// no "..", "@{" or "//", not "@", and no part starting with '.' or ending
+// with ".lock"; nor a leading or trailing '/' or a trailing '.'.
+func validRef(ref string) bool {
+	if ref == "@" || strings.ContainsAny(ref, " ~^:?*[\\\x7f") || strings.Contains(ref, "..") || strings.Contains(ref, "@{") ||
+		strings.Contains(ref, "//") || strings.HasPrefix(ref, "/") || strings.HasSuffix(ref, "/") || strings.HasSuffix(ref, ".") {
+		return false
+	}
+	for _, r := range ref {
+		if r < 0x20 {
+			return false
+		}
+	}
+	for part := range strings.SplitSeq(ref, "/") {
+		if strings.HasPrefix(part, ".") || strings.HasSuffix(part, ".lock") {
 			return false
 		}
 	}

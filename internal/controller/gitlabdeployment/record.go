@@ -272,8 +272,12 @@ func (r *Reconciler) handleError(s *scope, err error) (ctrl.Result, error) {
 		r.warn(s.gld, gitlabv1alpha1.ReasonCredentialsInvalid, "Authenticate", "%s", msg)
 		return ctrl.Result{RequeueAfter: r.CredentialsRetry}, nil
 	case gitlab.Terminal:
-		s.stallWith(reason, glErr.Error())
-		r.warn(s.gld, reason, "Record", "%s", glErr.Error())
+		msg := glErr.Error()
+		if annotation := annotationOf(reason); annotation != "" {
+			msg += " (check " + annotation + ")"
+		}
+		s.stallWith(reason, msg)
+		r.warn(s.gld, reason, "Record", "%s", msg)
 		return ctrl.Result{RequeueAfter: r.GitLabRetry}, nil
 	default:
 		s.waitWith(reason, glErr.Error())
@@ -284,4 +288,19 @@ func (r *Reconciler) handleError(s *scope, err error) (ctrl.Result, error) {
 		// Returned to the runtime, whose rate limiter backs off exponentially.
 		return ctrl.Result{}, glErr
 	}
+}
+
+// annotationOf names the annotation a GitLab refusal points at.
+func annotationOf(reason string) string {
+	switch reason {
+	case gitlabv1alpha1.ReasonProjectNotFound:
+		return gitlabv1alpha1.AnnotationProject
+	case gitlabv1alpha1.ReasonRefNotFound:
+		return gitlabv1alpha1.AnnotationRef
+	case gitlabv1alpha1.ReasonCommitNotFound:
+		return gitlabv1alpha1.AnnotationSHA
+	case gitlabv1alpha1.ReasonForbidden:
+		return gitlabv1alpha1.AnnotationCredentials + " and " + gitlabv1alpha1.AnnotationProject
+	}
+	return ""
 }

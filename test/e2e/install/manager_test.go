@@ -62,10 +62,14 @@ func newHostManager(t *testing.T, binary, kubeconfig string, d *appsv1.Deploymen
 	for _, env := range c.Env {
 		value := env.Value
 		if f := env.ValueFrom; f != nil {
-			if f.FieldRef == nil || f.FieldRef.FieldPath != "metadata.namespace" {
+			switch {
+			case f.FieldRef != nil && f.FieldRef.FieldPath == "metadata.namespace":
+				value = d.Namespace
+			case f.ResourceFieldRef != nil && f.ResourceFieldRef.Resource == "limits.memory":
+				value = strconv.FormatInt(c.Resources.Limits.Memory().Value(), 10)
+			default:
 				t.Fatalf("the test cannot give the manager the environment variable %s", env.Name)
 			}
-			value = d.Namespace
 		}
 		// The manager inherits the test's environment.
 		t.Setenv(env.Name, value)
