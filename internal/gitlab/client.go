@@ -32,6 +32,8 @@ const (
 // project is a numeric project ID ("42") or a full path ("group/app").
 // Every error returned is an *Error; use ClassOf, IsNotFound and the other
 // helpers in errors.go to decide what to do next.
+//
+//nolint:dupl // FakeClient mirrors it, one function field per method
 type Client interface {
 	// CreateDeployment records a new deployment (POST). It is never retried
 	// by the client itself: a failure after the request may have reached

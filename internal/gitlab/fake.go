@@ -8,6 +8,8 @@ import (
 // FakeClient is a Client for controller unit tests. Each method calls the
 // matching function field; a method whose field is unset fails the call,
 // so a test notices any GitLab call it did not expect.
+//
+//nolint:dupl // one function field per method of Client, which it mirrors
 type FakeClient struct {
 	// CreateDeploymentFunc implements CreateDeployment.
 	CreateDeploymentFunc func(ctx context.Context, project string, opts CreateOptions) (*Deployment, error)

@@ -241,14 +241,12 @@ func badDeployment(ns, name, project string, in badInput) *appsv1.Deployment {
 // and a Warning Event is out, or params.BadInputWait passes, and reads the
 // outcome.
 func waitBadOutcome(ctx context.Context, ns, name string, in badInput) badOutcome {
-	deadline := time.Now().Add(params.BadInputWait)
-	for {
-		o := readBadOutcome(ctx, ns, name, in)
-		if o.stalled && len(o.warnings) > 0 || time.Now().After(deadline) || ctx.Err() != nil {
-			return o
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	var o badOutcome
+	waitUntil(ctx, 500*time.Millisecond, params.BadInputWait, func() bool {
+		o = readBadOutcome(ctx, ns, name, in)
+		return o.stalled && len(o.warnings) > 0
+	})
+	return o
 }
 
 func readBadOutcome(ctx context.Context, ns, name string, in badInput) badOutcome {

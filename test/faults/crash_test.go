@@ -102,7 +102,7 @@ func (c *crasher) run(t *testing.T, n int) {
 		}
 		c.kills++
 		// Down for up to two seconds, as a crash loop or a rescheduled pod.
-		time.Sleep(time.Duration(rng.Int64N(int64(2 * time.Second))))
+		time.Sleep(time.Duration(rng.Int64N(int64(2 * time.Second)))) //nolint:forbidigo // the fault itself: the manager stays down this long
 		if err := c.mgr.start(); err != nil {
 			t.Error(err)
 			return
@@ -118,18 +118,16 @@ func (c *crasher) killAfterLostAnswer(t *testing.T, method, endpoint string) boo
 	armed := time.Now()
 	id := gitLab.AddFault(gitlabtest.Fault{Kind: gitlabtest.FaultLoseAnswer, Method: method, Endpoint: endpoint, Count: 1})
 	defer gitLab.RemoveFault(id)
-	deadline := armed.Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		lost := requests(c.project, armed, time.Time{}, func(r gitlabtest.Request) bool {
+	served := waitUntil(t.Context(), 5*time.Millisecond, 20*time.Second, func() bool {
+		return len(requests(c.project, armed, time.Time{}, func(r gitlabtest.Request) bool {
 			return r.Endpoint == endpoint && strings.Contains(r.Fault, string(gitlabtest.FaultLoseAnswer))
-		})
-		if len(lost) > 0 {
-			if err := c.mgr.kill(); err != nil {
-				t.Error(err)
-			}
-			return true
+		})) > 0
+	})
+	if served {
+		if err := c.mgr.kill(); err != nil {
+			t.Error(err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		return true
 	}
 	t.Logf("no %s within 20s to lose the answer of; killing the manager anyway", endpoint)
 	return false
@@ -180,8 +178,9 @@ func restartOverSettled(t *testing.T, mgr *manager, s *stream) [][2]string {
 	if !sv.clean() {
 		t.Errorf("the sentinel rollout after the restart was not recorded right: %+v", sv)
 	}
-	// A moment more for anything queued behind the sentinel.
-	time.Sleep(3 * time.Second)
+	// A moment more for anything queued behind the sentinel: what is
+	// measured is that nothing is written in this window.
+	time.Sleep(3 * time.Second) //nolint:forbidigo // an observation window, not a wait for a condition
 	mu.Lock()
 	stopped = true
 	mu.Unlock()
@@ -204,4 +203,21 @@ func restartOverSettled(t *testing.T, mgr *manager, s *stream) [][2]string {
 		{"restart over settled state: GitLab requests", fmt.Sprint(len(reqs))},
 		{"restart over settled state: GitLabDeployment writes", fmt.Sprint(len(writes))},
 	}
+}
+
+// waitUntil checks cond every interval until it holds (true), timeout
+// passes or ctx ends (false).
+func waitUntil(ctx context.Context, interval, timeout time.Duration, cond func() bool) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return cond()
+		case <-tick.C:
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -39,7 +40,7 @@ func TestLeaderTakeover(t *testing.T) {
 		if leader == nil {
 			t.Fatalf("takeover %d: no manager became leader within a minute", i+1)
 		}
-		time.Sleep(time.Second + time.Duration(rng.Int64N(int64(2*time.Second))))
+		time.Sleep(time.Second + time.Duration(rng.Int64N(int64(2*time.Second)))) //nolint:forbidigo // the fault's timing: kill at a random moment
 		killed := time.Now()
 		if err := leader.kill(); err != nil {
 			t.Fatal(err)
@@ -97,12 +98,8 @@ func (c *leaderCandidate) acquired() bool {
 }
 
 func (c *leaderCandidate) waitAcquired(timeout time.Duration) (time.Time, bool) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if c.Running() && c.acquired() {
-			return time.Now(), true
-		}
-		time.Sleep(50 * time.Millisecond)
+	if waitUntil(context.Background(), 50*time.Millisecond, timeout, func() bool { return c.Running() && c.acquired() }) {
+		return time.Now(), true
 	}
 	return time.Time{}, false
 }
@@ -110,8 +107,8 @@ func (c *leaderCandidate) waitAcquired(timeout time.Duration) (time.Time, bool) 
 // waitLeader returns the running candidate that holds the lease.
 func waitLeader(t *testing.T, pair []*leaderCandidate, timeout time.Duration) *leaderCandidate {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	var leader *leaderCandidate
+	waitUntil(t.Context(), 50*time.Millisecond, timeout, func() bool {
 		var leaders []*leaderCandidate
 		for _, c := range pair {
 			if c.Running() && c.acquired() {
@@ -122,11 +119,11 @@ func waitLeader(t *testing.T, pair []*leaderCandidate, timeout time.Duration) *l
 			t.Fatalf("both managers say they acquired the lease")
 		}
 		if len(leaders) == 1 {
-			return leaders[0]
+			leader = leaders[0]
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
+		return leader != nil
+	})
+	return leader
 }
 
 func logSize(path string) int64 {
@@ -140,13 +137,12 @@ func logSize(path string) int64 {
 // waitRecord waits until the record of sha in environment has status and
 // returns when it saw it.
 func waitRecord(project, environment, sha, status string, timeout time.Duration) (time.Time, bool) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	seen := waitUntil(context.Background(), 50*time.Millisecond, timeout, func() bool {
 		recs, err := gitLab.Deployments(project, environment)
-		if err == nil && slices.ContainsFunc(recs, func(r gitlabtest.Deployment) bool { return r.SHA == sha && r.Status == status }) {
-			return time.Now(), true
-		}
-		time.Sleep(50 * time.Millisecond)
+		return err == nil && slices.ContainsFunc(recs, func(r gitlabtest.Deployment) bool { return r.SHA == sha && r.Status == status })
+	})
+	if seen {
+		return time.Now(), true
 	}
 	return time.Time{}, false
 }

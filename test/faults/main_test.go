@@ -142,14 +142,12 @@ func newNamespace(t *testing.T, prefix string) string {
 			t.Error(err)
 			return
 		}
-		deadline := time.Now().Add(2 * time.Minute)
-		for time.Now().Before(deadline) {
-			if apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(ns), &corev1.Namespace{})) {
-				return
-			}
-			time.Sleep(200 * time.Millisecond)
+		gone := waitUntil(ctx, 200*time.Millisecond, 2*time.Minute, func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(ns), &corev1.Namespace{}))
+		})
+		if !gone {
+			t.Logf("namespace %s is still being deleted after two minutes", ns.Name)
 		}
-		t.Logf("namespace %s is still being deleted after two minutes", ns.Name)
 	})
 	return ns.Name
 }

@@ -58,12 +58,11 @@ func startGatedManager(t *testing.T) *manager {
 		"--webhook-cert-secret="+systemNamespace+"/rollgate-webhook-cert",
 		"--webhook-hosts=127.0.0.1",
 		"--approval-poll-min=1s", "--approval-poll-max=2s")
-	deadline := time.Now().Add(time.Minute)
-	for !webhooksServing(t.Context(), configs, port) {
-		if time.Now().After(deadline) || !mgr.Running() {
-			t.Fatalf("the manager's webhooks were not served with an injected CA within a minute; log %s", mgr.LogPath)
-		}
-		time.Sleep(200 * time.Millisecond)
+	serving := waitUntil(t.Context(), 200*time.Millisecond, time.Minute, func() bool {
+		return !mgr.Running() || webhooksServing(t.Context(), configs, port)
+	})
+	if !serving || !mgr.Running() {
+		t.Fatalf("the manager's webhooks were not served with an injected CA within a minute; log %s", mgr.LogPath)
 	}
 	return mgr
 }
