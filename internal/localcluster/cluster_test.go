@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 		startAndPanic(dir)
 	}
 	start := time.Now()
-	c, err := Start(context.Background(), Options{Nodes: 2})
+	c, err := Start(context.Background(), Options{Nodes: 2, AuditUsers: []string{auditedUser}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: starting the test cluster:", err)
 		os.Exit(1)

@@ -1,0 +1,180 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+const (
+	// recordTimeout bounds each wait for rollouts to be recorded.
+	recordTimeout = 15 * time.Minute
+	// settleQuiet is how long the manager must be idle to count as settled.
+	settleQuiet = 3 * time.Second
+	// settleTimeout bounds the wait for it.
+	settleTimeout = 90 * time.Second
+)
+
+// BenchmarkScale2000 runs the 2,000-Deployment scenarios: 200 opted in,
+// first seen complete; 50 rollouts paced at 2/s; a burst of 100; a restart
+// over the 200 settled rollouts. Run it once: -benchtime=1x.
+func BenchmarkScale2000(b *testing.B) {
+	for range b.N {
+		run2000(b)
+	}
+}
+
+// BenchmarkScale10000 runs the 10,000-Deployment scenarios: 1,000 opted in,
+// each with 9 earlier rollouts in its history (10 with the current one);
+// memory settled and through a burst of 1,000 rollouts.
+func BenchmarkScale10000(b *testing.B) {
+	for range b.N {
+		run10000(b)
+	}
+}
+
+func run2000(b *testing.B) {
+	const total, optedIn = 2000, 200
+	ctx := b.Context()
+	e := newBenchEnv(b, buildBinaries(b))
+	e.start(ctx, total, nil)
+	sync := e.syncColumn(ctx, "2,000: start over 200", optedIn)
+
+	paced := e.rolloutColumn(ctx, "2,000: 50 paced 2/s", seq(0, 50), shaOf(1), 500*time.Millisecond)
+	burst := e.rolloutColumn(ctx, "2,000: burst 100", seq(50, 150), shaOf(2), 0)
+
+	restart := &column{title: "2,000: restart over 200", totals: true}
+	if err := e.manager.Stop(); err != nil {
+		b.Fatal(err)
+	}
+	from := time.Now()
+	if err := e.manager.Start(); err != nil {
+		b.Fatal(err)
+	}
+	if !e.settle(ctx, 5*time.Second, settleTimeout) {
+		restart.notes = append(restart.notes, "the manager did not settle within "+settleTimeout.String())
+	}
+	current := map[int]string{}
+	for _, r := range []struct {
+		ks  []int
+		sha string
+	}{{seq(0, 50), shaOf(1)}, {seq(50, 150), shaOf(2)}} {
+		for _, k := range r.ks {
+			current[k] = r.sha
+		}
+	}
+	if err := e.measure(restart, settledRollouts(optedIn, current), from, time.Now(), false); err != nil {
+		b.Fatal(err)
+	}
+	restart.rollouts = optedIn
+	e.memoryOf(ctx, restart)
+	for _, c := range []*column{sync, paced, burst, restart} {
+		addColumn(c)
+	}
+}
+
+func run10000(b *testing.B) {
+	const total, optedIn, history = 10000, 1000, 9
+	ctx := b.Context()
+	e := newBenchEnv(b, buildBinaries(b))
+	e.start(ctx, total, func() error { return e.seedHistory(ctx, optedIn, history) })
+	sync := e.syncColumn(ctx, "10,000: start over 1,000", optedIn)
+	burst := e.rolloutColumn(ctx, "10,000: burst 1,000", seq(0, optedIn), shaOf(3), 0)
+	addColumn(sync)
+	addColumn(burst)
+}
+
+// start creates the Deployments (and, with seed, what else the cluster
+// should hold), starts the bare cache and then the manager.
+func (e *benchEnv) start(ctx context.Context, total int, seed func() error) {
+	created := time.Now()
+	if err := e.createDeployments(ctx, total, shaOf(0)); err != nil {
+		e.tb.Fatal(err)
+	}
+	e.tb.Logf("created %d Deployments in %s", total, time.Since(created).Round(time.Millisecond))
+	if seed != nil {
+		seeded := time.Now()
+		if err := seed(); err != nil {
+			e.tb.Fatal(err)
+		}
+		e.tb.Logf("seeded the history in %s", time.Since(seeded).Round(time.Millisecond))
+	}
+	if err := e.startBare(ctx, buildBinaries(e.tb)); err != nil {
+		e.tb.Fatal(err)
+	}
+	if err := e.manager.Start(); err != nil {
+		e.tb.Fatal(err)
+	}
+}
+
+// syncColumn measures the manager's start over optedIn Deployments whose
+// rollouts completed before it started.
+func (e *benchEnv) syncColumn(ctx context.Context, title string, optedIn int) *column {
+	c := &column{title: title}
+	from := time.Now()
+	rs := settledRollouts(optedIn, nil)
+	sampler := e.sampleMemory(ctx)
+	if err := e.waitRecorded(ctx, rs, recordTimeout); err != nil {
+		e.tb.Fatal(err)
+	}
+	e.tb.Logf("%s: recorded in %s", title, time.Since(from).Round(time.Millisecond))
+	if !e.settle(ctx, settleQuiet, settleTimeout) {
+		c.notes = append(c.notes, "the manager did not settle within "+settleTimeout.String())
+	}
+	c.peak = sampler.Stop()
+	if err := e.measure(c, rs, from, time.Now(), false); err != nil {
+		e.tb.Fatal(err)
+	}
+	e.memoryOf(ctx, c)
+	return c
+}
+
+// rolloutColumn deploys sha to the opted-in Deployments ks (paced by
+// interval, or all at once) and measures until they are recorded and the
+// manager is idle again.
+func (e *benchEnv) rolloutColumn(ctx context.Context, title string, ks []int, sha string, interval time.Duration) *column {
+	c := &column{title: title}
+	from := time.Now()
+	sampler := e.sampleMemory(ctx)
+	rs, err := e.rollOut(ctx, ks, sha, interval)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	if err := e.waitRecorded(ctx, rs, recordTimeout); err != nil {
+		e.tb.Fatal(err)
+	}
+	e.tb.Logf("%s: recorded in %s", title, time.Since(from).Round(time.Millisecond))
+	if !e.settle(ctx, settleQuiet, settleTimeout) {
+		c.notes = append(c.notes, "the manager did not settle within "+settleTimeout.String())
+	}
+	c.peak = sampler.Stop()
+	if err := e.measure(c, rs, from, time.Now(), true); err != nil {
+		e.tb.Fatal(err)
+	}
+	e.memoryOf(ctx, c)
+	return c
+}
+
+// settledRollouts are the current rollouts of the first n opted-in
+// Deployments: at shaOf(0) unless current gives another commit.
+func settledRollouts(n int, current map[int]string) []rollout {
+	rs := make([]rollout, n)
+	for k := range n {
+		s, ok := current[k]
+		if !ok {
+			s = shaOf(0)
+		}
+		rs[k] = rollout{key: deploymentKey(optedInIndex(k)), sha: s, slow: slow(k)}
+	}
+	return rs
+}
+
+// seq is lo, lo+1, …, hi-1.
+func seq(lo, hi int) []int {
+	out := make([]int, 0, hi-lo)
+	for k := lo; k < hi; k++ {
+		out = append(out, k)
+	}
+	return out
+}
+
