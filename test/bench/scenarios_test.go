@@ -177,4 +177,3 @@ func seq(lo, hi int) []int {
 	}
 	return out
 }
-

@@ -128,7 +128,7 @@ func benchDeployment(i int, sha string) *appsv1.Deployment {
 							Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
 					}, {
 						Name: "proxy", Image: "registry.example.com/platform/envoy:v1.31.2",
-						Args: []string{"--config-path=/etc/envoy/envoy.yaml", "--log-level=warn", "--drain-time-s=15"},
+						Args:  []string{"--config-path=/etc/envoy/envoy.yaml", "--log-level=warn", "--drain-time-s=15"},
 						Ports: []corev1.ContainerPort{{Name: "proxy", ContainerPort: 8443, Protocol: corev1.ProtocolTCP}},
 						Env: []corev1.EnvVar{{Name: "ENVOY_UID", Value: "10001"},
 							{Name: "UPSTREAM", Value: "127.0.0.1:8080"}},
