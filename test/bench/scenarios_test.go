@@ -164,7 +164,7 @@ func settledRollouts(n int, current map[int]string) []rollout {
 		if !ok {
 			s = shaOf(0)
 		}
-		rs[k] = rollout{key: deploymentKey(optedInIndex(k)), sha: s, slow: slow(k)}
+		rs[k] = rollout{key: deploymentKey(optedInIndex(k)), sha: s}
 	}
 	return rs
 }

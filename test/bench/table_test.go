@@ -28,8 +28,10 @@ type column struct {
 	// latencies: complete → success and start → running.
 	completeToSuccess, startToRunning []time.Duration
 	// never is how many rollouts were never recorded running, of all and of
-	// the slow ones (≥ 2 s to complete).
+	// the slow ones (≥ 2 s from start to complete); latencies says that the
+	// scenario started its rollouts, so that these rows apply.
 	never, slowNever, slowCount int
+	latencies                   bool
 	// recordedRate and clusterRate are rollouts per second, for bursts.
 	recordedRate, clusterRate float64
 	// mem is the manager's memory at the end, peak the largest sampled
@@ -37,6 +39,10 @@ type column struct {
 	mem, peak, bare memory
 	notes           []string
 }
+
+// slowRollout is how long a rollout must take to complete for GitLab to
+// be expected to see it running.
+const slowRollout = 2 * time.Second
 
 // results collects the columns of every scenario run, in order.
 var results struct {
@@ -53,7 +59,7 @@ func addColumn(c *column) {
 // measure fills a column from what happened between from and to: the fake
 // GitLab's logs, the audit log, the completion watch.
 func (e *benchEnv) measure(c *column, rs []rollout, from, to time.Time, latencies bool) error {
-	c.rollouts = len(rs)
+	c.rollouts, c.latencies = len(rs), latencies
 	c.gitLab, c.kube = map[string]int{}, map[string]int{}
 	for _, r := range e.gitLab.Requests() {
 		if !r.Time.Before(from) && !r.Time.After(to) {
@@ -86,17 +92,17 @@ func (e *benchEnv) measure(c *column, rs []rollout, from, to time.Time, latencie
 		running, hasRunning := tl.running[k]
 		success, hasSuccess := tl.success[k]
 		complete, hasComplete := e.watch.completedAt(r.key, r.generation)
+		if !latencies {
+			continue
+		}
 		if !hasRunning {
 			c.never++
 		}
-		if r.slow {
+		if hasComplete && complete.Sub(r.start) >= slowRollout {
 			c.slowCount++
 			if !hasRunning {
 				c.slowNever++
 			}
-		}
-		if !latencies {
-			continue
 		}
 		if first.IsZero() || r.start.Before(first) {
 			first = r.start
@@ -191,7 +197,10 @@ func table(cols []*column) string {
 	}
 	row("complete → success p50 / p90 / p99 / max", func(c *column) string { return lat(c.completeToSuccess) })
 	row("start → running p50 / p90 / p99 / max", func(c *column) string { return lat(c.startToRunning) })
-	row("never recorded running: slow (≥ 2 s) / all", func(c *column) string {
+	row("never recorded running: of those ≥ 2 s / of all", func(c *column) string {
+		if !c.latencies {
+			return "–"
+		}
 		return fmt.Sprintf("%d of %d / %d of %d", c.slowNever, c.slowCount, c.never, c.rollouts)
 	})
 	rate := func(r float64) string {
