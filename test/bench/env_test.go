@@ -135,12 +135,14 @@ func (e *benchEnv) createCredentials(ctx context.Context) error {
 // createDeployments creates n Deployments at commit sha and waits until
 // the opted-in ones have completed their first rollout.
 func (e *benchEnv) createDeployments(ctx context.Context, n int, sha string) error {
+	start := time.Now()
 	if err := parallel(ctx, n, createWorkers, func(i int) error {
 		return e.k8s.Create(ctx, benchDeployment(i, sha))
 	}); err != nil {
 		return err
 	}
-	return e.watch.waitComplete(ctx, n/optInEvery, 10*time.Minute)
+	e.tb.Logf("sent %d Deployments in %s", n, time.Since(start).Round(time.Millisecond))
+	return e.watch.waitComplete(ctx, n/optInEvery, 15*time.Minute)
 }
 
 // startBare starts the bare cache and waits until it has synced.

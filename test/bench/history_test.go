@@ -33,7 +33,7 @@ func (e *benchEnv) seedHistory(ctx context.Context, optedIn, n int) error {
 		if err := e.k8s.Get(ctx, key, d); err != nil {
 			return err
 		}
-		sha := fmt.Sprintf("%040x", 0xbeef0000+rev)
+		sha := commit(fmt.Sprintf("history %d", rev))
 		rec, err := e.seedRecord(environment(key), sha)
 		if err != nil {
 			return err

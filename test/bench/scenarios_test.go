@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -20,7 +22,15 @@ const (
 // over the 200 settled rollouts. Run it once: -benchtime=1x.
 func BenchmarkScale2000(b *testing.B) {
 	for range b.N {
-		run2000(b)
+		runSmall(b, small{total: 2000, optedIn: 200, paced: 50, burst: 100})
+	}
+}
+
+// BenchmarkScale200 is BenchmarkScale2000 at a tenth of the size, to try
+// the benchmark itself out in a minute or two.
+func BenchmarkScale200(b *testing.B) {
+	for range b.N {
+		runSmall(b, small{total: 200, optedIn: 20, paced: 5, burst: 10})
 	}
 }
 
@@ -33,17 +43,19 @@ func BenchmarkScale10000(b *testing.B) {
 	}
 }
 
-func run2000(b *testing.B) {
-	const total, optedIn = 2000, 200
+// small is the size of the 2,000 scenarios.
+type small struct{ total, optedIn, paced, burst int }
+
+func runSmall(b *testing.B, sz small) {
 	ctx := b.Context()
 	e := newBenchEnv(b, buildBinaries(b))
-	e.start(ctx, total, nil)
-	sync := e.syncColumn(ctx, "2,000: start over 200", optedIn)
+	e.start(ctx, sz.total, nil)
+	name := fmt.Sprintf("%s:", count(sz.total))
+	sync := e.syncColumn(ctx, fmt.Sprintf("%s start over %s", name, count(sz.optedIn)), sz.optedIn)
+	paced := e.rolloutColumn(ctx, fmt.Sprintf("%s %d paced 2/s", name, sz.paced), seq(0, sz.paced), shaOf(1), 500*time.Millisecond)
+	burst := e.rolloutColumn(ctx, fmt.Sprintf("%s burst %s", name, count(sz.burst)), seq(sz.paced, sz.paced+sz.burst), shaOf(2), 0)
 
-	paced := e.rolloutColumn(ctx, "2,000: 50 paced 2/s", seq(0, 50), shaOf(1), 500*time.Millisecond)
-	burst := e.rolloutColumn(ctx, "2,000: burst 100", seq(50, 150), shaOf(2), 0)
-
-	restart := &column{title: "2,000: restart over 200", totals: true}
+	restart := &column{title: fmt.Sprintf("%s restart over %s", name, count(sz.optedIn)), totals: true}
 	if err := e.manager.Stop(); err != nil {
 		b.Fatal(err)
 	}
@@ -51,22 +63,23 @@ func run2000(b *testing.B) {
 	if err := e.manager.Start(); err != nil {
 		b.Fatal(err)
 	}
+	sampler := e.sampleMemory(ctx)
 	if !e.settle(ctx, 5*time.Second, settleTimeout) {
 		restart.notes = append(restart.notes, "the manager did not settle within "+settleTimeout.String())
 	}
+	restart.peak = sampler.Stop()
 	current := map[int]string{}
 	for _, r := range []struct {
 		ks  []int
 		sha string
-	}{{seq(0, 50), shaOf(1)}, {seq(50, 150), shaOf(2)}} {
+	}{{seq(0, sz.paced), shaOf(1)}, {seq(sz.paced, sz.paced+sz.burst), shaOf(2)}} {
 		for _, k := range r.ks {
 			current[k] = r.sha
 		}
 	}
-	if err := e.measure(restart, settledRollouts(optedIn, current), from, time.Now(), false); err != nil {
+	if err := e.measure(restart, settledRollouts(sz.optedIn, current), from, time.Now(), false, false); err != nil {
 		b.Fatal(err)
 	}
-	restart.rollouts = optedIn
 	e.memoryOf(ctx, restart)
 	for _, c := range []*column{sync, paced, burst, restart} {
 		addColumn(c)
@@ -122,7 +135,7 @@ func (e *benchEnv) syncColumn(ctx context.Context, title string, optedIn int) *c
 		c.notes = append(c.notes, "the manager did not settle within "+settleTimeout.String())
 	}
 	c.peak = sampler.Stop()
-	if err := e.measure(c, rs, from, time.Now(), false); err != nil {
+	if err := e.measure(c, rs, from, time.Now(), false, false); err != nil {
 		e.tb.Fatal(err)
 	}
 	e.memoryOf(ctx, c)
@@ -148,7 +161,7 @@ func (e *benchEnv) rolloutColumn(ctx context.Context, title string, ks []int, sh
 		c.notes = append(c.notes, "the manager did not settle within "+settleTimeout.String())
 	}
 	c.peak = sampler.Stop()
-	if err := e.measure(c, rs, from, time.Now(), true); err != nil {
+	if err := e.measure(c, rs, from, time.Now(), true, interval == 0); err != nil {
 		e.tb.Fatal(err)
 	}
 	e.memoryOf(ctx, c)
@@ -167,6 +180,15 @@ func settledRollouts(n int, current map[int]string) []rollout {
 		rs[k] = rollout{key: deploymentKey(optedInIndex(k)), sha: s}
 	}
 	return rs
+}
+
+// count renders n with thousands separated: 10,000.
+func count(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // seq is lo, lo+1, …, hi-1.

@@ -58,7 +58,7 @@ func addColumn(c *column) {
 
 // measure fills a column from what happened between from and to: the fake
 // GitLab's logs, the audit log, the completion watch.
-func (e *benchEnv) measure(c *column, rs []rollout, from, to time.Time, latencies bool) error {
+func (e *benchEnv) measure(c *column, rs []rollout, from, to time.Time, latencies, burst bool) error {
 	c.rollouts, c.latencies = len(rs), latencies
 	c.gitLab, c.kube = map[string]int{}, map[string]int{}
 	for _, r := range e.gitLab.Requests() {
@@ -75,7 +75,11 @@ func (e *benchEnv) measure(c *column, rs []rollout, from, to time.Time, latencie
 		if ev.User.Username != managerUser || ev.Received.Before(from) || ev.Received.After(to) {
 			continue
 		}
-		key := ev.Verb + " " + ev.Resource()
+		resource := ev.Resource()
+		if resource == "" { // discovery and other paths
+			resource, _, _ = strings.Cut(ev.URI, "?")
+		}
+		key := ev.Verb + " " + resource
 		c.kube[key]++
 		if ev.ResponseStatus.Code == http.StatusNotFound {
 			c.kube[key+" (404)"]++
@@ -120,7 +124,7 @@ func (e *benchEnv) measure(c *column, rs []rollout, from, to time.Time, latencie
 			lastComplete = complete
 		}
 	}
-	if latencies && len(rs) > 1 {
+	if burst && len(rs) > 1 {
 		c.recordedRate = float64(len(rs)) / lastSuccess.Sub(first).Seconds()
 		c.clusterRate = float64(len(rs)) / lastComplete.Sub(first).Seconds()
 	}
@@ -133,6 +137,8 @@ func (e *benchEnv) memoryOf(ctx context.Context, c *column) {
 	if c.mem, err = e.managerMemory(ctx); err != nil {
 		c.notes = append(c.notes, "manager memory: "+err.Error())
 	}
+	c.peak = memory{HWM: max(c.peak.HWM, c.mem.HWM), RSS: max(c.peak.RSS, c.mem.RSS),
+		Anon: max(c.peak.Anon, c.mem.Anon), Heap: max(c.peak.Heap, c.mem.Heap)}
 	if c.bare, err = readMemory(e.bare.PID()); err != nil {
 		c.notes = append(c.notes, "bare cache memory: "+err.Error())
 	}
@@ -179,7 +185,9 @@ func table(cols []*column) string {
 		n := 0
 		for k, v := range c.kube {
 			verb, _, _ := strings.Cut(k, " ")
-			if !strings.HasSuffix(k, "(404)") && slices.Contains([]string{"create", "update", "patch", "delete", "deletecollection"}, verb) {
+			// A review (selfsubjectreviews, …) is a question, not a write.
+			if !strings.HasSuffix(k, "(404)") && !strings.HasSuffix(k, "reviews") &&
+				slices.Contains([]string{"create", "update", "patch", "delete", "deletecollection"}, verb) {
 				n += v
 			}
 		}

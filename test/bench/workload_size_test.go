@@ -21,3 +21,16 @@ func TestDeploymentSize(t *testing.T) {
 	}
 	t.Logf("Deployments are %d to %d bytes as JSON", lo, hi)
 }
+
+// TestRolloutsChangeTheTemplate checks that each wave's commit changes the
+// pod template, so that it is a rollout.
+func TestRolloutsChangeTheTemplate(t *testing.T) {
+	seen := map[string]bool{}
+	for wave := range 4 {
+		img := benchDeployment(0, shaOf(wave)).Spec.Template.Spec.Containers[0].Image
+		if seen[img] {
+			t.Fatalf("wave %d deploys image %s again", wave, img)
+		}
+		seen[img] = true
+	}
+}

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"sync"
@@ -48,7 +50,13 @@ func environment(key types.NamespacedName) string { return "production/" + key.N
 func image(sha string) string { return "registry.example.com/shop/app:" + sha[:12] }
 
 // shaOf makes a distinct 40-hex commit for a rollout wave.
-func shaOf(wave int) string { return fmt.Sprintf("%040x", 0xa11ce0000+wave) }
+func shaOf(wave int) string { return commit(fmt.Sprintf("wave %d", wave)) }
+
+// commit is a 40-hex commit SHA derived from seed.
+func commit(seed string) string {
+	sum := sha1.Sum([]byte(seed)) //nolint:gosec // not a security use: a made-up commit
+	return hex.EncodeToString(sum[:])
+}
 
 // benchDeployment is the i-th Deployment at commit sha: a web service with
 // an application container and a proxy sidecar, environment variables,

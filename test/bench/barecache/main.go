@@ -12,16 +12,19 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "The kubeconfig file.")
 	flag.Parse()
+	log.SetLogger(logr.Discard())
 	if err := run(*kubeconfig); err != nil {
 		fmt.Fprintln(os.Stderr, "barecache:", err)
 		os.Exit(1)
