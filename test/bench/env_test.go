@@ -132,17 +132,27 @@ func (e *benchEnv) createCredentials(ctx context.Context) error {
 	return nil
 }
 
-// createDeployments creates n Deployments at commit sha and waits until
+// createDeployments creates n Deployments at commit sha, the opted-in ones
+// first, and waits until the Deployment controller has seen all of them and
 // the opted-in ones have completed their first rollout.
 func (e *benchEnv) createDeployments(ctx context.Context, n int, sha string) error {
 	start := time.Now()
-	if err := parallel(ctx, n, createWorkers, func(i int) error {
-		return e.k8s.Create(ctx, benchDeployment(i, sha))
+	order := make([]int, 0, n)
+	for i := 0; i < n; i += optInEvery {
+		order = append(order, i)
+	}
+	for i := range n {
+		if i%optInEvery != 0 {
+			order = append(order, i)
+		}
+	}
+	if err := parallel(ctx, n, createWorkers, func(j int) error {
+		return e.k8s.Create(ctx, benchDeployment(order[j], sha))
 	}); err != nil {
 		return err
 	}
 	e.tb.Logf("sent %d Deployments in %s", n, time.Since(start).Round(time.Millisecond))
-	return e.watch.waitComplete(ctx, n/optInEvery, 15*time.Minute)
+	return e.watch.waitComplete(ctx, n, n/optInEvery, 20*time.Minute)
 }
 
 // startBare starts the bare cache and waits until it has synced.
@@ -172,8 +182,11 @@ type completionWatch struct {
 	mu sync.Mutex
 	// complete maps a Deployment to the generations it completed and when.
 	complete map[types.NamespacedName]map[int64]time.Time
-	// optedIn counts opted-in Deployments whose current generation is complete.
+	// current maps the Deployments with pods to their last complete generation.
 	current map[types.NamespacedName]int64
+	// observed holds the Deployments whose generation the Deployment
+	// controller has seen.
+	observed map[types.NamespacedName]bool
 }
 
 func startCompletionWatch(ctx context.Context, cfg *rest.Config) (*completionWatch, error) {
@@ -181,7 +194,8 @@ func startCompletionWatch(ctx context.Context, cfg *rest.Config) (*completionWat
 	if err != nil {
 		return nil, err
 	}
-	w := &completionWatch{complete: map[types.NamespacedName]map[int64]time.Time{}, current: map[types.NamespacedName]int64{}}
+	w := &completionWatch{complete: map[types.NamespacedName]map[int64]time.Time{},
+		current: map[types.NamespacedName]int64{}, observed: map[types.NamespacedName]bool{}}
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	inf := factory.Apps().V1().Deployments().Informer()
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
@@ -202,12 +216,18 @@ func startCompletionWatch(ctx context.Context, cfg *rest.Config) (*completionWat
 func (w *completionWatch) observe(obj any) {
 	now := time.Now()
 	d, ok := obj.(*appsv1.Deployment)
-	if !ok || !rolloutComplete(d) {
+	if !ok {
 		return
 	}
 	key := types.NamespacedName{Namespace: d.Namespace, Name: d.Name}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if d.Status.ObservedGeneration >= d.Generation {
+		w.observed[key] = true
+	}
+	if !rolloutComplete(d) {
+		return
+	}
 	gens := w.complete[key]
 	if gens == nil {
 		gens = map[int64]time.Time{}
@@ -229,12 +249,13 @@ func (w *completionWatch) completedAt(key types.NamespacedName, gen int64) (time
 	return t, ok
 }
 
-// waitComplete waits until n Deployments with pods have completed a rollout.
-func (w *completionWatch) waitComplete(ctx context.Context, n int, timeout time.Duration) error {
-	return poll(ctx, timeout, fmt.Sprintf("%d complete Deployments", n), func() bool {
+// waitComplete waits until the Deployment controller has seen total
+// Deployments and withPods of them have completed a rollout.
+func (w *completionWatch) waitComplete(ctx context.Context, total, withPods int, timeout time.Duration) error {
+	return poll(ctx, timeout, fmt.Sprintf("%d complete Deployments of %d seen", withPods, total), func() bool {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		return len(w.current) >= n
+		return len(w.observed) >= total && len(w.current) >= withPods
 	})
 }
 

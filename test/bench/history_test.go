@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
@@ -26,63 +27,71 @@ import (
 // the Deployment's current rollout. Rolling out n times through the cluster
 // and the manager would take far longer than the benchmark may.
 func (e *benchEnv) seedHistory(ctx context.Context, optedIn, n int) error {
-	return parallel(ctx, optedIn*n, createWorkers, func(j int) error {
-		k, rev := j/n, j%n+1
-		key := deploymentKey(optedInIndex(k))
+	return parallel(ctx, optedIn, createWorkers, func(k int) error {
 		d := &appsv1.Deployment{}
-		if err := e.k8s.Get(ctx, key, d); err != nil {
+		if err := e.k8s.Get(ctx, deploymentKey(optedInIndex(k)), d); err != nil {
 			return err
 		}
-		sha := commit(fmt.Sprintf("history %d", rev))
-		rec, err := e.seedRecord(environment(key), sha)
-		if err != nil {
-			return err
+		for rev := 1; rev <= n; rev++ {
+			if err := e.seedRollout(ctx, d, n, rev); err != nil {
+				return err
+			}
 		}
-		annotations := map[string]string{}
-		for k, v := range d.Annotations {
-			annotations[k] = v
-		}
-		annotations[gitlabv1alpha1.AnnotationSHA] = sha
-		spec, err := controller.SpecFromAnnotations(d.Name, annotations)
-		if err != nil {
-			return err
-		}
-		spec.PodTemplateHash = fmt.Sprintf("h%08d", rev)
-		gld := &gitlabv1alpha1.GitLabDeployment{
-			ObjectMeta: metav1.ObjectMeta{
-				Namespace: d.Namespace, Name: d.Name + "-" + spec.PodTemplateHash,
-				Labels:      map[string]string{controller.LabelWorkload: d.Name},
-				Annotations: map[string]string{controller.AnnotationRevision: strconv.Itoa(rev)},
-				Finalizers:  []string{controller.FinalizerRecord},
-			},
-			Spec: spec,
-		}
-		if err := controllerutil.SetOwnerReference(d, gld, e.k8s.Scheme()); err != nil {
-			return err
-		}
-		if err := e.k8s.Create(ctx, gld); err != nil {
-			return err
-		}
-		at := metav1.NewTime(time.Now().Add(-time.Duration(n-rev+1) * time.Hour))
-		msg := fmt.Sprintf("GitLab deployment #%d in %s is success", rec.IID, spec.Environment)
-		gld.Status = gitlabv1alpha1.GitLabDeploymentStatus{
-			ObservedGeneration: gld.Generation,
-			Phase:              gitlabv1alpha1.PhaseSucceeded,
-			ShortSHA:           sha[:8],
-			PodTemplateHash:    spec.PodTemplateHash,
-			Record: gitlabv1alpha1.GitLabRecord{ID: rec.ID, IID: rec.IID, Status: "success",
-				EnvironmentID: rec.Environment.ID, WebURL: rec.WebURL, CreatedAt: &at, UpdatedAt: &at},
-			Rollout: gitlabv1alpha1.RolloutObservation{Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1,
-				StartedAt: &at, FinishedAt: &at},
-			Conditions: []metav1.Condition{
-				{Type: gitlabv1alpha1.ConditionRecordSynced, Status: metav1.ConditionTrue, Reason: controller.ReasonRecordSynced,
-					Message: msg, ObservedGeneration: gld.Generation, LastTransitionTime: at},
-				{Type: gitlabv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: string(gitlabv1alpha1.PhaseSucceeded),
-					Message: msg, ObservedGeneration: gld.Generation, LastTransitionTime: at},
-			},
-		}
-		return e.k8s.Status().Update(ctx, gld)
+		return nil
 	})
+}
+
+// seedRollout creates the rev-th of n earlier rollouts of d.
+func (e *benchEnv) seedRollout(ctx context.Context, d *appsv1.Deployment, n, rev int) error {
+	sha := commit(fmt.Sprintf("history %d", rev))
+	rec, err := e.seedRecord(environment(types.NamespacedName{Namespace: d.Namespace, Name: d.Name}), sha)
+	if err != nil {
+		return err
+	}
+	annotations := map[string]string{}
+	for k, v := range d.Annotations {
+		annotations[k] = v
+	}
+	annotations[gitlabv1alpha1.AnnotationSHA] = sha
+	spec, err := controller.SpecFromAnnotations(d.Name, annotations)
+	if err != nil {
+		return err
+	}
+	spec.PodTemplateHash = fmt.Sprintf("h%08d", rev)
+	gld := &gitlabv1alpha1.GitLabDeployment{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: d.Namespace, Name: d.Name + "-" + spec.PodTemplateHash,
+			Labels:      map[string]string{controller.LabelWorkload: d.Name},
+			Annotations: map[string]string{controller.AnnotationRevision: strconv.Itoa(rev)},
+			Finalizers:  []string{controller.FinalizerRecord},
+		},
+		Spec: spec,
+	}
+	if err := controllerutil.SetOwnerReference(d, gld, e.k8s.Scheme()); err != nil {
+		return err
+	}
+	if err := e.k8s.Create(ctx, gld); err != nil {
+		return err
+	}
+	at := metav1.NewTime(time.Now().Add(-time.Duration(n-rev+1) * time.Hour))
+	msg := fmt.Sprintf("GitLab deployment #%d in %s is success", rec.IID, spec.Environment)
+	gld.Status = gitlabv1alpha1.GitLabDeploymentStatus{
+		ObservedGeneration: gld.Generation,
+		Phase:              gitlabv1alpha1.PhaseSucceeded,
+		ShortSHA:           sha[:8],
+		PodTemplateHash:    spec.PodTemplateHash,
+		Record: gitlabv1alpha1.GitLabRecord{ID: rec.ID, IID: rec.IID, Status: "success",
+			EnvironmentID: rec.Environment.ID, WebURL: rec.WebURL, CreatedAt: &at, UpdatedAt: &at},
+		Rollout: gitlabv1alpha1.RolloutObservation{Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1,
+			StartedAt: &at, FinishedAt: &at},
+		Conditions: []metav1.Condition{
+			{Type: gitlabv1alpha1.ConditionRecordSynced, Status: metav1.ConditionTrue, Reason: controller.ReasonRecordSynced,
+				Message: msg, ObservedGeneration: gld.Generation, LastTransitionTime: at},
+			{Type: gitlabv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: string(gitlabv1alpha1.PhaseSucceeded),
+				Message: msg, ObservedGeneration: gld.Generation, LastTransitionTime: at},
+		},
+	}
+	return e.k8s.Status().Update(ctx, gld)
 }
 
 // seededRecord is what the fake GitLab answers a deployment POST with.

@@ -39,7 +39,15 @@ func BenchmarkScale200(b *testing.B) {
 // memory settled and through a burst of 1,000 rollouts.
 func BenchmarkScale10000(b *testing.B) {
 	for range b.N {
-		run10000(b)
+		runLarge(b, large{total: 10000, optedIn: 1000, history: 9})
+	}
+}
+
+// BenchmarkScale1000 is BenchmarkScale10000 at a tenth of the size, to try
+// the benchmark itself out.
+func BenchmarkScale1000(b *testing.B) {
+	for range b.N {
+		runLarge(b, large{total: 1000, optedIn: 100, history: 9})
 	}
 }
 
@@ -86,13 +94,17 @@ func runSmall(b *testing.B, sz small) {
 	}
 }
 
-func run10000(b *testing.B) {
-	const total, optedIn, history = 10000, 1000, 9
+// large is the size of the 10,000 scenarios; history is the number of
+// earlier rollouts of each opted-in Deployment.
+type large struct{ total, optedIn, history int }
+
+func runLarge(b *testing.B, sz large) {
 	ctx := b.Context()
 	e := newBenchEnv(b, buildBinaries(b))
-	e.start(ctx, total, func() error { return e.seedHistory(ctx, optedIn, history) })
-	sync := e.syncColumn(ctx, "10,000: start over 1,000", optedIn)
-	burst := e.rolloutColumn(ctx, "10,000: burst 1,000", seq(0, optedIn), shaOf(3), 0)
+	e.start(ctx, sz.total, func() error { return e.seedHistory(ctx, sz.optedIn, sz.history) })
+	name := count(sz.total) + ":"
+	sync := e.syncColumn(ctx, fmt.Sprintf("%s start over %s", name, count(sz.optedIn)), sz.optedIn)
+	burst := e.rolloutColumn(ctx, fmt.Sprintf("%s burst %s", name, count(sz.optedIn)), seq(0, sz.optedIn), shaOf(3), 0)
 	addColumn(sync)
 	addColumn(burst)
 }
