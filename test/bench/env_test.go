@@ -93,15 +93,15 @@ func newBenchEnv(tb testing.TB, bins *binaries) *benchEnv {
 		tb.Fatal(err)
 	}
 	e.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
-	args := []string{
+	extra := strings.Fields(os.Getenv("BENCH_MANAGER_FLAGS"))
+	args := append([]string{
 		"--kubeconfig=" + managerKubeconfig,
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", port), "--metrics-secure=false",
 		"--health-probe-bind-address=0",
 		fmt.Sprintf("--webhook-port=%d", webhookPort),
 		"--webhook-cert-path=" + filepath.Join(e.dir, "webhook-certs"),
 		"--default-credentials=rollgate-system/gitlab",
-	}
-	args = append(args, strings.Fields(os.Getenv("BENCH_MANAGER_FLAGS"))...)
+	}, extra...)
 	e.manager = &harness.Manager{Binary: bins.manager, LogPath: filepath.Join(e.dir, "manager.log"), Args: args}
 	tb.Cleanup(func() {
 		if tb.Failed() {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -44,14 +45,11 @@ func (e *benchEnv) seedHistory(ctx context.Context, optedIn, n int) error {
 // seedRollout creates the rev-th of n earlier rollouts of d.
 func (e *benchEnv) seedRollout(ctx context.Context, d *appsv1.Deployment, n, rev int) error {
 	sha := commit(fmt.Sprintf("history %d", rev))
-	rec, err := e.seedRecord(environment(types.NamespacedName{Namespace: d.Namespace, Name: d.Name}), sha)
+	rec, err := e.seedRecord(ctx, environment(types.NamespacedName{Namespace: d.Namespace, Name: d.Name}), sha)
 	if err != nil {
 		return err
 	}
-	annotations := map[string]string{}
-	for k, v := range d.Annotations {
-		annotations[k] = v
-	}
+	annotations := maps.Clone(d.Annotations)
 	annotations[gitlabv1alpha1.AnnotationSHA] = sha
 	spec, err := controller.SpecFromAnnotations(d.Name, annotations)
 	if err != nil {
@@ -107,12 +105,12 @@ type seededRecord struct {
 // seedRecord creates a success record in the fake GitLab, as the manager's
 // user, straight through its handler (not the write log the benchmark
 // measures).
-func (e *benchEnv) seedRecord(env, sha string) (*seededRecord, error) {
+func (e *benchEnv) seedRecord(ctx context.Context, env, sha string) (*seededRecord, error) {
 	body, err := json.Marshal(map[string]any{"environment": env, "sha": sha, "ref": "main", "tag": false, "status": "success"})
 	if err != nil {
 		return nil, err
 	}
-	req := httptest.NewRequest(http.MethodPost, "/api/v4/projects/"+url.PathEscape(project)+"/deployments", bytes.NewReader(body))
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/v4/projects/"+url.PathEscape(project)+"/deployments", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("PRIVATE-TOKEN", harness.GitLabToken)
 	rec := httptest.NewRecorder()

@@ -71,18 +71,20 @@ func benchDeployment(i int, sha string) *appsv1.Deployment {
 		"app.kubernetes.io/name": key.Name, "app.kubernetes.io/part-of": "shop",
 		"app.kubernetes.io/component": "web", "team": "team-" + strconv.Itoa(i%7),
 	}
-	env := []corev1.EnvVar{
-		{Name: "APP_NAME", Value: key.Name},
-		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
-		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
-		{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
-		{Name: "DATABASE_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: key.Name + "-db"}, Key: "password"}}},
-		{Name: "GOMAXPROCS", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
-			ContainerName: "app", Resource: "limits.cpu"}}},
-	}
 	// 24 to 63 further settings: 6 KB to 11 KB in all.
-	for v := range 24 + (i*7)%40 {
+	settings := 24 + (i*7)%40
+	env := make([]corev1.EnvVar, 0, 6+settings)
+	env = append(env,
+		corev1.EnvVar{Name: "APP_NAME", Value: key.Name},
+		corev1.EnvVar{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+		corev1.EnvVar{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+		corev1.EnvVar{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+		corev1.EnvVar{Name: "DATABASE_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: key.Name + "-db"}, Key: "password"}}},
+		corev1.EnvVar{Name: "GOMAXPROCS", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
+			ContainerName: "app", Resource: "limits.cpu"}}},
+	)
+	for v := range settings {
 		env = append(env, corev1.EnvVar{
 			Name:  fmt.Sprintf("FEATURE_FLAG_%02d_ENABLED", v),
 			Value: fmt.Sprintf("https://config.shop.example.com/%s/flags/%02d?v=%d", key.Name, v, i%97),
