@@ -278,10 +278,17 @@ func rolloutComplete(d *appsv1.Deployment) bool {
 	return st.Replicas <= st.UpdatedReplicas && st.AvailableReplicas >= st.UpdatedReplicas
 }
 
-// poll checks cond twice a second until it holds, timeout passes or ctx ends.
+// poll checks cond five times a second until it holds, timeout passes or
+// ctx ends.
 func poll(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
+	return pollEvery(ctx, 200*time.Millisecond, timeout, what, cond)
+}
+
+// pollEvery checks cond every interval until it holds, timeout passes or
+// ctx ends.
+func pollEvery(ctx context.Context, interval, timeout time.Duration, what string, cond func() bool) error {
 	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(200 * time.Millisecond)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
