@@ -27,6 +27,8 @@ func TestMain(m *testing.M) {
 	results.Lock()
 	cols := results.columns
 	results.Unlock()
+	// Columns are added as each scenario ends: a failed or cut-short run
+	// still reports the scenarios it finished.
 	if len(cols) > 0 {
 		out := table(cols)
 		fmt.Println("\n" + out)

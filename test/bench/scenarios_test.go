@@ -89,9 +89,8 @@ func runSmall(b *testing.B, sz small) {
 		b.Fatal(err)
 	}
 	e.memoryOf(ctx, restart)
-	for _, c := range []*column{sync, paced, burst, restart} {
-		addColumn(c)
-	}
+	addColumn(restart)
+	b.Log("\n" + table([]*column{sync, paced, burst, restart}))
 }
 
 // large is the size of the 10,000 scenarios; history is the number of
@@ -105,8 +104,7 @@ func runLarge(b *testing.B, sz large) {
 	name := count(sz.total) + ":"
 	sync := e.syncColumn(ctx, fmt.Sprintf("%s start over %s", name, count(sz.optedIn)), sz.optedIn)
 	burst := e.rolloutColumn(ctx, fmt.Sprintf("%s burst %s", name, count(sz.optedIn)), seq(0, sz.optedIn), shaOf(3), 0)
-	addColumn(sync)
-	addColumn(burst)
+	b.Log("\n" + table([]*column{sync, burst}))
 }
 
 // start creates the Deployments (and, with seed, what else the cluster
@@ -151,6 +149,7 @@ func (e *benchEnv) syncColumn(ctx context.Context, title string, optedIn int) *c
 		e.tb.Fatal(err)
 	}
 	e.memoryOf(ctx, c)
+	addColumn(c)
 	return c
 }
 
@@ -177,6 +176,7 @@ func (e *benchEnv) rolloutColumn(ctx context.Context, title string, ks []int, sh
 		e.tb.Fatal(err)
 	}
 	e.memoryOf(ctx, c)
+	addColumn(c)
 	return c
 }
 
