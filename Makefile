@@ -82,7 +82,7 @@ test-e2e: manifests generate kustomize k8s-binaries ## Run the end-to-end tests 
 # BENCH_TABLE, if set, is a file the table is written to as well.
 BENCH_RUN = KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
 	BENCH_MANAGER_FLAGS="$(BENCH_MANAGER_FLAGS)" BENCH_TABLE="$(BENCH_TABLE)" \
-	go test -count=1 -timeout 45m -run '^$$' -benchtime=1x -v ./test/bench/
+	go test -count=1 -timeout 120m -run '^$$' -benchtime=1x -v ./test/bench/
 
 .PHONY: bench
 bench: manifests generate k8s-binaries ## Benchmark the manager on a local control plane: 2,000 and 10,000 Deployments (about 25 minutes).

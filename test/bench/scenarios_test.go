@@ -10,7 +10,7 @@ import (
 
 const (
 	// recordTimeout bounds each wait for rollouts to be recorded.
-	recordTimeout = 15 * time.Minute
+	recordTimeout = 40 * time.Minute
 	// settleQuiet is how long the manager must be idle to count as settled.
 	settleQuiet = 3 * time.Second
 	// settleTimeout bounds the wait for it.
