@@ -46,6 +46,10 @@ type Options struct {
 	// CRDDirectoryPaths are files or directories of CustomResourceDefinition
 	// manifests installed before Start returns. Each must exist.
 	CRDDirectoryPaths []string
+	// AuditUsers turns on the API server's audit log for these users: one
+	// JSON line per request they make (metadata only, no bodies), in
+	// Cluster.AuditLogPath. Other users' requests are not logged.
+	AuditUsers []string
 }
 
 // Cluster is a running control plane with simulated nodes.
@@ -60,7 +64,11 @@ type Cluster struct {
 	// Dir is the working directory; <component>.log there holds each
 	// component's output.
 	Dir string
+	// AuditLogPath is the API server's audit log, empty unless
+	// Options.AuditUsers was set; see ReadAudit.
+	AuditLogPath string
 
+	certs   *pki
 	procs   []*process.Process
 	ownDir  bool
 	etcdURL string
@@ -108,6 +116,13 @@ func (c *Cluster) start(ctx context.Context, bins binaries, opts Options) error 
 	if err != nil {
 		return err
 	}
+	c.certs = certs
+	var audit []string
+	if len(opts.AuditUsers) > 0 {
+		if audit, err = c.auditArgs(opts.AuditUsers); err != nil {
+			return err
+		}
+	}
 	kwokConfig := filepath.Join(c.Dir, "kwok.yaml")
 	if err := writeKwokConfig(bins.stages, kwokConfig); err != nil {
 		return err
@@ -115,7 +130,7 @@ func (c *Cluster) start(ctx context.Context, bins binaries, opts Options) error 
 	if err := c.startEtcd(ctx, bins.etcd); err != nil {
 		return err
 	}
-	if err := c.startAPIServer(ctx, bins.apiServer, certs); err != nil {
+	if err := c.startAPIServer(ctx, bins.apiServer, certs, audit); err != nil {
 		return err
 	}
 	if err := c.writeKubeconfig(certs); err != nil {

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	start := time.Now()
-	c, err := Start(context.Background(), Options{Nodes: 2})
+	c, err := Start(context.Background(), Options{Nodes: 2, AuditUsers: []string{auditedUser}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: starting the test cluster:", err)
 		os.Exit(1)

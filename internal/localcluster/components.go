@@ -90,11 +90,12 @@ func (c *Cluster) startEtcd(ctx context.Context, path string) error {
 }
 
 // startAPIServer runs kube-apiserver on a free loopback port, authenticating
-// clients by certificate and authorizing them with RBAC.
-func (c *Cluster) startAPIServer(ctx context.Context, path string, certs *pki) error {
+// clients by certificate and authorizing them with RBAC; extra are further
+// flags.
+func (c *Cluster) startAPIServer(ctx context.Context, path string, certs *pki, extra []string) error {
 	return c.launch(ctx, "kube-apiserver", path, 1, func(ports []int) ([]string, func(context.Context) bool) {
 		c.Config = adminConfig(loopbackURL("https", ports[0]), certs)
-		return []string{
+		return append([]string{
 			"--etcd-servers=" + c.etcdURL,
 			"--bind-address=127.0.0.1",
 			"--advertise-address=127.0.0.1",
@@ -114,7 +115,7 @@ func (c *Cluster) startAPIServer(ctx context.Context, path string, certs *pki) e
 			// Nothing creates the "default" ServiceAccount of new namespaces.
 			"--disable-admission-plugins=ServiceAccount",
 			"--profiling=false",
-		}, c.apiServerReady
+		}, extra...), c.apiServerReady
 	})
 }
 

@@ -43,6 +43,14 @@
 // spec.progressDeadlineSeconds set it reports Progressing=False with reason
 // ProgressDeadlineExceeded once the deadline passes.
 //
+// # Users and the audit log
+//
+// UserConfig makes a further user, authenticated by a client certificate of
+// the cluster's CA, so that a program under test is told apart from the
+// others. With Options.AuditUsers the API server writes one JSON line per
+// request of those users (metadata only) to Cluster.AuditLogPath; ReadAudit
+// parses it. The benchmarks count the manager's requests that way.
+//
 // # Processes
 //
 // Each component runs in its own process group with its output in

@@ -27,6 +27,9 @@ const (
 // signing the API server's serving certificate and the admin's client
 // certificate, and a key pair for service-account tokens.
 type pki struct {
+	// ca and caKey sign further client certificates (Cluster.UserConfig).
+	ca                      *x509.Certificate
+	caKey                   crypto.Signer
 	caCert                  []byte
 	adminCert, adminKey     []byte
 	caFile                  string
@@ -70,6 +73,7 @@ func newPKI(dir string) (*pki, error) {
 		return nil, fmt.Errorf("cluster: encoding the service-account key: %w", err)
 	}
 	p := &pki{
+		ca: caCert, caKey: caKey,
 		caCert: pemBlock("CERTIFICATE", caCert.Raw), adminCert: adminCert, adminKey: adminKey,
 		caFile: filepath.Join(dir, "ca.crt"), servingCert: filepath.Join(dir, "apiserver.crt"),
 		servingKey: filepath.Join(dir, "apiserver.key"), saPublic: filepath.Join(dir, "sa.pub"),

@@ -1,0 +1,323 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+)
+
+// rollout is one rollout the benchmark started.
+type rollout struct {
+	key        types.NamespacedName
+	sha        string
+	start      time.Time
+	generation int64
+}
+
+// rollOut deploys sha to the opted-in Deployments ks, one every interval,
+// or all at once (from burstWorkers goroutines) when interval is zero.
+func (e *benchEnv) rollOut(ctx context.Context, ks []int, sha string, interval time.Duration) ([]rollout, error) {
+	out := make([]rollout, len(ks))
+	apply := func(j int) error {
+		k := ks[j]
+		key := deploymentKey(optedInIndex(k))
+		out[j] = rollout{key: key, sha: sha}
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			d := &appsv1.Deployment{}
+			if err := e.k8s.Get(ctx, key, d); err != nil {
+				return err
+			}
+			d.Annotations[gitlabv1alpha1.AnnotationSHA] = sha
+			d.Spec.Template.Spec.Containers[0].Image = image(sha)
+			if err := e.k8s.Update(ctx, d); err != nil {
+				return err
+			}
+			out[j].start, out[j].generation = time.Now(), d.Generation
+			return nil
+		})
+	}
+	if interval == 0 {
+		return out, parallel(ctx, len(ks), burstWorkers, apply)
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for j := range ks {
+		if err := apply(j); err != nil {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return out, nil
+}
+
+// burstWorkers is how many rollouts of a burst are started at once.
+const burstWorkers = 64
+
+// recordKey identifies a rollout's GitLab record.
+type recordKey struct{ env, sha string }
+
+// gitLabTimeline is, per rollout, when its record was first set running and
+// success, and how many records it has.
+type gitLabTimeline struct {
+	running, success map[recordKey]time.Time
+	records          map[recordKey]int
+}
+
+// timeline reads the fake GitLab's write log and deployments.
+func (e *benchEnv) timeline() (*gitLabTimeline, error) {
+	recs, err := e.gitLab.Deployments(project, "")
+	if err != nil {
+		return nil, err
+	}
+	tl := &gitLabTimeline{running: map[recordKey]time.Time{}, success: map[recordKey]time.Time{}, records: map[recordKey]int{}}
+	byID := map[int64]recordKey{}
+	for _, r := range recs {
+		k := recordKey{r.Environment, r.SHA}
+		byID[r.ID] = k
+		tl.records[k]++
+	}
+	for _, w := range e.gitLab.Writes() {
+		if w.Code < 200 || w.Code > 299 {
+			continue
+		}
+		k := recordKey{w.Environment, w.SHA}
+		if w.Method == http.MethodPut {
+			k = byID[w.ID]
+		}
+		var m map[recordKey]time.Time
+		switch w.Status {
+		case "running":
+			m = tl.running
+		case "success":
+			m = tl.success
+		default:
+			continue
+		}
+		if _, seen := m[k]; !seen {
+			m[k] = w.Time
+		}
+	}
+	return tl, nil
+}
+
+// successes counts the rollouts with a record set success.
+func (e *benchEnv) successes(rs []rollout) int {
+	e.gitLab.mu.Lock()
+	n := len(e.gitLab.writes)
+	e.gitLab.mu.Unlock()
+	if n == 0 {
+		return 0
+	}
+	tl, err := e.timeline()
+	if err != nil {
+		return 0
+	}
+	done := 0
+	for _, r := range rs {
+		if _, ok := tl.success[recordKey{environment(r.key), r.sha}]; ok {
+			done++
+		}
+	}
+	return done
+}
+
+// waitRecorded waits until every rollout is recorded success in GitLab.
+func (e *benchEnv) waitRecorded(ctx context.Context, rs []rollout, timeout time.Duration) error {
+	last, logged := 0, time.Now()
+	// Once a second: the times come from the fake's log, not from here, and
+	// reading all of GitLab's records is not free with 10,000 of them.
+	return pollEvery(ctx, time.Second, timeout, fmt.Sprintf("%d rollouts recorded success", len(rs)), func() bool {
+		n := e.successes(rs)
+		if n != last && (n == len(rs) || time.Since(logged) > 10*time.Second) {
+			last, logged = n, time.Now()
+			e.tb.Logf("%d of %d rollouts recorded success", n, len(rs))
+		}
+		return n == len(rs)
+	})
+}
+
+// memory is a process's memory in bytes.
+type memory struct {
+	HWM, RSS, Anon, Heap int64
+}
+
+// readMemory reads VmHWM, VmRSS and RssAnon of a process.
+func readMemory(pid int) (memory, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memory{}, err
+	}
+	var m memory
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "VmHWM":
+			m.HWM = kib << 10
+		case "VmRSS":
+			m.RSS = kib << 10
+		case "RssAnon":
+			m.Anon = kib << 10
+		}
+	}
+	return m, nil
+}
+
+// managerMemory reads the manager's memory and Go heap in use.
+func (e *benchEnv) managerMemory(ctx context.Context) (memory, error) {
+	m, err := readMemory(e.manager.PID())
+	if err != nil {
+		return m, err
+	}
+	metrics, err := e.scrape(ctx)
+	if err != nil {
+		return m, err
+	}
+	m.Heap = int64(metrics["go_memstats_heap_inuse_bytes"])
+	return m, nil
+}
+
+// memorySampler records the largest RSS, anonymous RSS and heap of the
+// manager, twice a second, until stopped.
+type memorySampler struct {
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	peak memory
+}
+
+func (e *benchEnv) sampleMemory(ctx context.Context) *memorySampler {
+	s := &memorySampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if m, err := e.managerMemory(ctx); err == nil {
+				s.mu.Lock()
+				s.peak = memory{HWM: max(s.peak.HWM, m.HWM), RSS: max(s.peak.RSS, m.RSS),
+					Anon: max(s.peak.Anon, m.Anon), Heap: max(s.peak.Heap, m.Heap)}
+				s.mu.Unlock()
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return s
+}
+
+// Stop ends the sampling and returns the peaks.
+func (s *memorySampler) Stop() memory {
+	close(s.stop)
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak
+}
+
+// scrape reads the manager's metrics, summing each metric's series.
+func (e *benchEnv) scrape(ctx context.Context) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.metricsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		if sp < 0 {
+			continue
+		}
+		name := line[:sp]
+		if b := strings.IndexByte(name, '{'); b >= 0 {
+			name = name[:b]
+		}
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err == nil {
+			out[name] += v
+		}
+	}
+	return out, sc.Err()
+}
+
+// settle waits until the manager is idle: its work queues empty and no
+// reconcile for quiet, after at least one reconcile since it started (or,
+// for a manager with nothing to reconcile, settleFloor). It returns false
+// if that did not happen within timeout.
+func (e *benchEnv) settle(ctx context.Context, quiet, timeout time.Duration) bool {
+	var last float64 = -1
+	begin, since := time.Now(), time.Now()
+	err := poll(ctx, timeout, "idle manager", func() bool {
+		m, err := e.scrape(ctx)
+		if err != nil {
+			return false
+		}
+		total := m["controller_runtime_reconcile_total"]
+		if total != last || m["workqueue_depth"] > 0 {
+			last, since = total, time.Now()
+			return false
+		}
+		return time.Since(since) >= quiet && (total > 0 || time.Since(begin) >= settleFloor)
+	})
+	return err == nil
+}
+
+// settleFloor is how long a manager that reconciles nothing is watched
+// before it counts as settled.
+const settleFloor = 20 * time.Second
+
+// percentiles returns p50, p90, p99 and the maximum, by nearest rank.
+func percentiles(ds []time.Duration) [4]time.Duration {
+	if len(ds) == 0 {
+		return [4]time.Duration{-1, -1, -1, -1}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	at := func(p float64) time.Duration {
+		i := int(p*float64(len(s))+0.999999) - 1
+		return s[min(max(i, 0), len(s)-1)]
+	}
+	return [4]time.Duration{at(0.50), at(0.90), at(0.99), s[len(s)-1]}
+}
