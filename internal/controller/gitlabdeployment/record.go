@@ -180,7 +180,12 @@ func (r *Reconciler) clearIntent(ctx context.Context, s *scope) error {
 // carries its resourceVersion, so that a copy older than the stored one
 // conflicts (and the reconcile is retried on a fresh copy) instead of
 // acting twice on a decision that was already carried out.
+//
+// The phase goes with it: what the rollout was seen to do must survive the
+// crash too (a rollout seen complete is recorded success even if it is
+// superseded before the record lands).
 func (r *Reconciler) checkpoint(ctx context.Context, s *scope) error {
+	setPhase(s.gld, s.target, false, s.now)
 	if err := r.Status().Patch(ctx, s.gld, s.statusPatch()); err != nil {
 		return err
 	}
