@@ -154,6 +154,7 @@ fuzz: ## Fuzz the parsing and validation of the workload annotations.
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager binary.
 	go build -ldflags "$(LDFLAGS)" -o bin/manager ./cmd
+	go build -ldflags "$(LDFLAGS)" -o bin/kubectl-rollgate ./cmd/kubectl-rollgate
 
 # RUN_FLAGS are passed to the manager by `make run`. The admission webhooks
 # are off by default: the API server could not reach them on this machine.
@@ -170,6 +171,7 @@ DEMO_FLAGS ?=
 demo: manifests k8s-binaries ## Show rollgate end to end: a local cluster, a fake GitLab, approvals (see cmd/demo).
 	@echo "Building rollgate's manager, the fake GitLab and the demo into bin/ ..."
 	go build -ldflags "$(LDFLAGS)" -o bin/manager ./cmd
+	go build -ldflags "$(LDFLAGS)" -o bin/kubectl-rollgate ./cmd/kubectl-rollgate
 	go build -o bin/fake-gitlab ./cmd/fake-gitlab
 	go build -o bin/demo ./cmd/demo
 	ROLLGATE_K8S_BIN="$(K8S_BIN)" bin/demo --bin-dir bin $(DEMO_FLAGS)
