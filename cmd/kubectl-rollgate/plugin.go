@@ -394,6 +394,7 @@ func restore(ctx context.Context, k client.Client, deploy *appsv1.Deployment, gl
 	before := deploy.DeepCopy()
 	deploy.Spec.Template = *rs.Spec.Template.DeepCopy()
 	delete(deploy.Spec.Template.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	restoreCommit(deploy, gld)
 	lock := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
 	if err := k.Patch(ctx, deploy, lock); err != nil {
 		if apierrors.IsConflict(err) {
@@ -411,6 +412,24 @@ func restore(ctx context.Context, k client.Client, deploy *appsv1.Deployment, gl
 		_, err = fmt.Fprintln(w, "rollgate released it: the restored template was approved before; the held one never ran.")
 	}
 	return err
+}
+
+// restoreCommit puts back the commit annotations of the rollout whose
+// template is restored, so that rollgate records the commit that runs
+// again, not the one of the aborted template.
+func restoreCommit(deploy *appsv1.Deployment, gld *gitlabv1alpha1.GitLabDeployment) {
+	if deploy.Annotations == nil {
+		deploy.Annotations = map[string]string{}
+	}
+	deploy.Annotations[gitlabv1alpha1.AnnotationSHA] = gld.Spec.SHA
+	if gld.Spec.Ref != "" {
+		deploy.Annotations[gitlabv1alpha1.AnnotationRef] = gld.Spec.Ref
+	}
+	if gld.Spec.Tag {
+		deploy.Annotations[gitlabv1alpha1.AnnotationTag] = "true"
+	} else {
+		delete(deploy.Annotations, gitlabv1alpha1.AnnotationTag)
+	}
 }
 
 // replicaSetOf is the Deployment's ReplicaSet of a template hash.

@@ -58,6 +58,8 @@ func deployment(image string, held bool) *appsv1.Deployment {
 	}
 	if held {
 		rollout.Hold(d, rollout.TemplateHash(&d.Spec.Template))
+		d.Annotations[gitlabv1alpha1.AnnotationSHA] = strings.Repeat("f", 40)
+		d.Annotations[gitlabv1alpha1.AnnotationTag] = "true"
 	}
 	return d
 }
@@ -315,25 +317,27 @@ func TestAbort(t *testing.T) {
 		name    string
 		objs    []client.Object
 		restore string // the image restored, empty for no change
-		err     string
+		// restoreRevision is the digit of the restored rollout's commit.
+		restoreRevision string
+		err             string
 	}{{
 		name: "held: back to the last success",
 		objs: []client.Object{deployment("v3", true), succeeded1, replicaSet("v1", "web-uid"),
 			rolloutOf("web", "v2", 2, gitlabv1alpha1.PhaseSucceeded, withRecord(2, "success"), approved), replicaSet("v2", "web-uid"),
 			rolloutOf("web", "v3", 3, gitlabv1alpha1.PhaseAwaitingApproval, withRecord(3, "running"), awaiting)},
-		restore: "v2",
+		restore: "v2", restoreRevision: "2",
 	}, {
 		name: "skips failed and canceled rollouts",
 		objs: []client.Object{deployment("v4", true), succeeded1, replicaSet("v1", "web-uid"),
 			rolloutOf("web", "v2", 2, gitlabv1alpha1.PhaseFailed, withRecord(2, "failed")), replicaSet("v2", "web-uid"),
 			rolloutOf("web", "v3", 3, gitlabv1alpha1.PhaseCanceled, withRecord(3, "canceled")),
 			rolloutOf("web", "v4", 4, gitlabv1alpha1.PhaseAwaitingApproval, awaiting)},
-		restore: "v1",
+		restore: "v1", restoreRevision: "1",
 	}, {
 		name: "record success counts when the phase is not set",
 		objs: []client.Object{deployment("v2", true), rolloutOf("web", "v1", 1, "", withRecord(1, "success")),
 			replicaSet("v1", "web-uid"), rolloutOf("web", "v2", 2, gitlabv1alpha1.PhaseAwaitingApproval, awaiting)},
-		restore: "v1",
+		restore: "v1", restoreRevision: "1",
 	}, {
 		name: "not held",
 		objs: []client.Object{deployment("v2", false), succeeded1, replicaSet("v1", "web-uid")},
@@ -372,6 +376,10 @@ func TestAbort(t *testing.T) {
 			g.Expect(got.Spec.Template).To(Equal(template(tc.restore)), "the ReplicaSet's template without pod-template-hash")
 			g.Expect(rollout.TemplateHash(&got.Spec.Template)).To(Equal(hashOf(tc.restore)))
 			g.Expect(out.String()).To(ContainSubstring("replaced by " + hashOf(tc.restore)))
+			g.Expect(got.Annotations).To(HaveKeyWithValue(gitlabv1alpha1.AnnotationSHA, strings.Repeat(tc.restoreRevision, 40)),
+				"the commit annotation of the restored rollout")
+			g.Expect(got.Annotations).To(HaveKeyWithValue(gitlabv1alpha1.AnnotationRef, "main"))
+			g.Expect(got.Annotations).NotTo(HaveKey(gitlabv1alpha1.AnnotationTag))
 		})
 	}
 }

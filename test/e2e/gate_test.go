@@ -42,6 +42,8 @@ type gateEnv struct {
 	watcher client.WithWatch
 	gitlab  *gitlabtest.Server
 	project string
+	// kubeconfig is the cluster's admin kubeconfig file.
+	kubeconfig string
 }
 
 const gateProject = "acme/shop"
@@ -53,6 +55,7 @@ func TestGate(t *testing.T) {
 	t.Run("RecordSourceHoldsUntilEveryRuleApprovesThenRejectionRestores", env.testRecordSource)
 	t.Run("PipelineSourceReleasesOnApprovalOfTheBlockedJob", env.testPipelineSource)
 	t.Run("RecordSourceFailsClosed", env.testRecordSourceFailsClosed)
+	t.Run("KubectlPluginShowsAndAbortsAHeldRollout", env.testKubectlPlugin)
 }
 
 func startGateEnv(t *testing.T) *gateEnv {
@@ -62,7 +65,8 @@ func startGateEnv(t *testing.T) *gateEnv {
 	g.Expect(err).NotTo(HaveOccurred())
 	w, err := client.NewWithWatch(c.Config, client.Options{Scheme: operator.NewScheme()})
 	g.Expect(err).NotTo(HaveOccurred())
-	env := &gateEnv{k8s: k, watcher: w, gitlab: gitlabtest.NewServer(), project: gateProject}
+	env := &gateEnv{k8s: k, watcher: w, gitlab: gitlabtest.NewServer(), project: gateProject,
+		kubeconfig: c.KubeconfigPath}
 	t.Cleanup(env.gitlab.Close)
 	env.seedGitLab(t)
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -99,12 +100,19 @@ func setUp(dir string) error {
 	if err := createCredentials(ctx); err != nil {
 		return err
 	}
+	// A free webhook port rather than the default 9443, which another
+	// manager on the machine may hold.
+	webhookPort, err := harness.FreePort()
+	if err != nil {
+		return err
+	}
 	manager = &harness.Manager{
 		Binary:  binary,
 		LogPath: filepath.Join(dir, "manager.log"),
 		Args: []string{
 			"--kubeconfig=" + testCluster.KubeconfigPath,
 			"--metrics-bind-address=0", "--health-probe-bind-address=0",
+			"--webhook-port=" + strconv.Itoa(webhookPort),
 			"--default-credentials=" + systemNamespace + "/" + secretName,
 			"--gitlab-qps=50", "--gitlab-burst=100", "--gitlab-timeout=5s",
 			"--zap-devel=false", "--zap-log-level=info",
