@@ -191,11 +191,13 @@ func Status(ctx context.Context, k client.Reader, ns, name, output string, w io.
 // printApproval prints the approval part of status.
 func printApproval(w io.Writer, tw *tabwriter.Writer, v *StatusView) error {
 	line := func(k, format string, args ...any) { _, _ = fmt.Fprintf(tw, k+":\t"+format+"\n", args...) }
-	state := "not requested yet"
+	state, open := "not requested yet", true
 	if v.Approval != nil && v.Approval.State != "" {
-		state = string(v.Approval.State)
-		if v.Approval.PendingCount > 0 {
-			state += fmt.Sprintf(" (%d approvals pending)", v.Approval.PendingCount)
+		state, open = string(v.Approval.State), v.Approval.State == gitlabv1alpha1.ApprovalAwaiting
+		if n := v.Approval.PendingCount; open && n == 1 {
+			state += " (1 approval pending)"
+		} else if open && n > 1 {
+			state += fmt.Sprintf(" (%d approvals pending)", n)
 		}
 	}
 	line("Approval", "%s, source %s", state, dash(string(v.Source)))
@@ -205,7 +207,9 @@ func printApproval(w io.Writer, tw *tabwriter.Writer, v *StatusView) error {
 	if v.Approval != nil && v.Approval.Bypass != nil {
 		line("Bypassed by", "%s: %s", v.Approval.Bypass.User, v.Approval.Bypass.Reason)
 	}
-	line("Approvers act at", "%s", v.ApproveAt)
+	if open {
+		line("Approvers act at", "%s", v.ApproveAt)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

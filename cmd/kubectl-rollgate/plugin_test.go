@@ -148,7 +148,7 @@ func TestStatus(t *testing.T) {
 			"Rollout:           web-" + hashOf("v2") + " (revision 2)",
 			"Phase:             AwaitingApproval",
 			"Record:            #2 running https://gitlab.example.com/acme/shop/-/environments/1/deployments/2",
-			"Approval:          Awaiting (1 approvals pending), source Record",
+			"Approval:          Awaiting (1 approval pending), source Record",
 			"Approved:          False AwaitingApproval: 1 approval pending in production",
 			"Approvers act at:  https://gitlab.example.com/acme/shop/-/environments/1/deployments/2",
 			"RULE   REQUIRED  APPROVED  PENDING", "alice  1         1         0", "bob    1         0         1"},
@@ -157,6 +157,16 @@ func TestStatus(t *testing.T) {
 		objs:   []client.Object{deployment("v1", false), rolloutOf("web", "v1", 1, gitlabv1alpha1.PhaseSucceeded, withRecord(1, "success"))},
 		want:   []string{"Held:              no", "Phase:             Succeeded", "Record:            #1 success", "Approval:          not gated"},
 		absent: []string{"RULE"},
+	}, {
+		name: "bypassed",
+		objs: []client.Object{deployment("v2", false), rolloutOf("web", "v2", 2, gitlabv1alpha1.PhaseSucceeded, withRecord(2, "success"),
+			func(g *gitlabv1alpha1.GitLabDeployment) {
+				awaiting(g)
+				g.Status.Approval.State = gitlabv1alpha1.ApprovalBypassed
+				g.Status.Approval.Bypass = &gitlabv1alpha1.ApprovalBypass{User: "olive", Reason: "incident 4711"}
+			})},
+		want:   []string{"Approval:          Bypassed, source Record", "Bypassed by:       olive: incident 4711", "bob    1         0         1"},
+		absent: []string{"pending)", "Approvers act at"},
 	}, {
 		name:   "no rollout of the current template yet",
 		objs:   []client.Object{deployment("v3", true), rolloutOf("web", "v1", 1, gitlabv1alpha1.PhaseSucceeded)},

@@ -112,6 +112,35 @@ func (e *gateEnv) testKubectlPlugin(t *testing.T) {
 	g.Expect(out).To(ContainSubstring("is not held by rollgate"))
 	_, _ = plugin("status", "shop")
 	_, _ = plugin("history", "shop")
+
+	// A first rollout, held: nothing to go back to, and a bypass releases it.
+	g.Expect(e.k8s.Create(ctx, gated(ns, "cart", "staging", "source=Record", sha3))).To(Succeed())
+	cartHash := rollout.TemplateHash(&e.deployment(g, ctx, ns, "cart").Spec.Template)
+	g.Eventually(func(g Gomega) {
+		g.Expect(e.rollout(g, ctx, ns, "cart", cartHash).Status.Phase).To(Equal(gitlabv1alpha1.PhaseAwaitingApproval))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	out, err = plugin("abort", "cart")
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("nothing to go back to"))
+	out, err = plugin("bypass", "cart", "--reason", "incident 4711: hotfix")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("rollgate releases the held template " + cartHash))
+	g.Eventually(func(g Gomega) {
+		d := e.deployment(g, ctx, ns, "cart")
+		g.Expect(d.Spec.Paused).To(BeFalse())
+		g.Expect(d.Annotations).NotTo(HaveKey(gitlabv1alpha1.AnnotationApprovalBypass), "spent")
+		a := e.rollout(g, ctx, ns, "cart", cartHash).Status.Approval
+		g.Expect(a.State).To(Equal(gitlabv1alpha1.ApprovalBypassed))
+		g.Expect(a.Bypass).NotTo(BeNil())
+		g.Expect(a.Bypass.Reason).To(Equal("incident 4711: hotfix"))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		gld := e.rollout(g, ctx, ns, "cart", cartHash)
+		g.Expect(gld.Status.Phase).To(Equal(gitlabv1alpha1.PhaseSucceeded))
+		g.Expect(gld.Status.Conditions).To(ContainElement(And(HaveField("Type", gitlabv1alpha1.ConditionApproved),
+			HaveField("Reason", gitlabv1alpha1.ReasonBypassed))))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	_, _ = plugin("status", "cart")
 }
 
 // squeezed collapses the runs of spaces of a table's alignment.
