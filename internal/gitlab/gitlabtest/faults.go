@@ -182,8 +182,9 @@ func (ft *Fault) matches(method, apiPath, endpoint string, now time.Time) bool {
 }
 
 // applyFaults runs the matching faults; it reports whether the request
-// was answered (or dropped) and its status.
-func (f *Fake) applyFaults(w http.ResponseWriter, r *http.Request, faults []Fault) (bool, int) {
+// was answered (or dropped) and its status. beforeDrop runs before a
+// connection is dropped.
+func (f *Fake) applyFaults(w http.ResponseWriter, r *http.Request, faults []Fault, beforeDrop func(status int)) (bool, int) {
 	for _, ft := range faults {
 		if ft.Kind == FaultLatency {
 			select {
@@ -196,6 +197,7 @@ func (f *Fake) applyFaults(w http.ResponseWriter, r *http.Request, faults []Faul
 	for _, ft := range faults {
 		switch ft.Kind {
 		case FaultDrop:
+			beforeDrop(0)
 			dropConnection(w)
 			return true, 0
 		case FaultError:

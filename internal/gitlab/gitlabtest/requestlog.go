@@ -121,13 +121,19 @@ func (f *Fake) serveLoggedAPI(w http.ResponseWriter, r *http.Request, apiPath st
 		kinds = append(kinds, string(ft.Kind))
 	}
 	entry.Fault = strings.Join(kinds, ",")
-	defer func() {
+	logged := false
+	logEntry := func() {
+		if logged {
+			return
+		}
+		logged = true
 		entry.Duration = time.Since(start)
 		f.log.mu.Lock()
 		f.log.entries = append(f.log.entries, entry)
 		f.log.mu.Unlock()
-	}()
-	if handled, status := f.applyFaults(w, r, faults); handled {
+	}
+	defer logEntry()
+	if handled, status := f.applyFaults(w, r, faults, func(status int) { entry.Status = status; logEntry() }); handled {
 		entry.Status = status
 		return
 	}
@@ -139,6 +145,9 @@ func (f *Fake) serveLoggedAPI(w http.ResponseWriter, r *http.Request, apiPath st
 		lost := httptest.NewRecorder()
 		f.serveAPI(lost, r, rt)
 		entry.Status = lost.Code
+		// Logged before the connection drops, so that whoever sees the
+		// connection end also finds the request in the log.
+		logEntry()
 		dropConnection(w)
 		return
 	}
