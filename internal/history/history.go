@@ -15,8 +15,7 @@ limitations under the License.
 */
 
 // Package history lists the rollouts (GitLabDeployments) of a Deployment,
-// oldest first, from the manager's cache through a field index or from the
-// API server.
+// oldest first, from the manager's cache through a field index.
 package history
 
 import (
@@ -50,18 +49,4 @@ func Of(ctx context.Context, c client.Reader, namespace, workload string) ([]git
 	}
 	slices.SortFunc(list.Items, rollout.Compare)
 	return list.Items, nil
-}
-
-// Live lists the rollouts of a Deployment from reader without the cache's
-// field index (an API reader has none), oldest first.
-func Live(ctx context.Context, reader client.Reader, namespace, workload string) ([]gitlabv1alpha1.GitLabDeployment, error) {
-	var list gitlabv1alpha1.GitLabDeploymentList
-	if err := reader.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-		return nil, err
-	}
-	out := slices.DeleteFunc(list.Items, func(gld gitlabv1alpha1.GitLabDeployment) bool {
-		return gld.Spec.WorkloadRef.Name != workload
-	})
-	slices.SortFunc(out, rollout.Compare)
-	return out, nil
 }

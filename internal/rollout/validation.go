@@ -122,6 +122,13 @@ func invalid(reason, format string, args ...any) error {
 	return &InvalidSpecError{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
+// MaxEventNote is the longest Event note the API server keeps.
+const MaxEventNote = 1024
+
+// EventNote fits an Event note within MaxEventNote.
+func EventNote(note string) string { return Truncate(note, MaxEventNote-len("…")) }
+
+// Truncate cuts s to n bytes, marking the cut.
 func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

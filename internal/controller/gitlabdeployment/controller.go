@@ -141,7 +141,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	observed := s.observed
 	s = newScope(live, s.now)
 	s.observed, s.fresh = observed, true
-	s.observed.glRead = false
 	return r.doReconcile(ctx, s, phases)
 }
 

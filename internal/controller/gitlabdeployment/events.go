@@ -26,13 +26,8 @@ import (
 	"github.com/rollgate/rollgate/internal/rollout"
 )
 
-// maxEventNote is the longest Event note the API server keeps.
-const maxEventNote = 1024
-
-// note formats an Event note within maxEventNote.
-func note(format string, args ...any) string {
-	return rollout.Truncate(fmt.Sprintf(format, args...), maxEventNote-len("…"))
-}
+// note formats an Event note within rollout.MaxEventNote.
+func note(format string, args ...any) string { return rollout.EventNote(fmt.Sprintf(format, args...)) }
 
 // warn emits a Warning Event on the GitLabDeployment.
 func (r *Reconciler) warn(obj *gitlabv1alpha1.GitLabDeployment, reason, action, format string, args ...any) {

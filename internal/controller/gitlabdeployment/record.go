@@ -186,10 +186,19 @@ func (r *Reconciler) clearIntent(ctx context.Context, s *scope) error {
 // superseded before the record lands).
 func (r *Reconciler) checkpoint(ctx context.Context, s *scope) error {
 	setPhase(s.gld, s.target, false, s.now)
-	if err := r.Status().Patch(ctx, s.gld, s.statusPatch()); err != nil {
+	if err := r.writeStatus(ctx, s); err != nil {
 		return err
 	}
 	s.base, s.fresh = s.gld.DeepCopy(), true
+	return nil
+}
+
+// writeStatus patches the status from the base and remembers the version
+// written (writtenObjects).
+func (r *Reconciler) writeStatus(ctx context.Context, s *scope) error {
+	if err := r.Status().Patch(ctx, s.gld, s.statusPatch()); err != nil {
+		return err
+	}
 	r.written.remember(s.gld)
 	return nil
 }

@@ -58,10 +58,9 @@ func (r *Reconciler) finalizeStatus(ctx context.Context, s *scope, result *ctrl.
 	if !statusChanged(&s.base.Status, &s.gld.Status) {
 		return retErr
 	}
-	err := r.Status().Patch(ctx, s.gld, s.statusPatch())
+	err := r.writeStatus(ctx, s)
 	switch {
 	case err == nil:
-		r.written.remember(s.gld)
 		return retErr
 	case apierrors.IsNotFound(err):
 		return retErr

@@ -188,8 +188,7 @@ func (r *Reconciler) warnInvalid(deploy *appsv1.Deployment, gld *gitlabv1alpha1.
 	}
 	note := fmt.Sprintf("Invalid annotation on pod template %s: %s; %s until the annotation is fixed and a new rollout starts",
 		gld.Spec.PodTemplateHash, invalidErr.Message, then)
-	// The API server drops an Event whose note is over 1,024 bytes.
-	r.Recorder.Eventf(deploy, nil, corev1.EventTypeWarning, invalidErr.Reason, "Record", "%s", rollout.Truncate(note, 1020))
+	r.Recorder.Eventf(deploy, nil, corev1.EventTypeWarning, invalidErr.Reason, "Record", "%s", rollout.EventNote(note))
 }
 
 // pruneHistory deletes the oldest rollouts beyond the history limit; their
