@@ -94,7 +94,7 @@ func TestSupersededRolloutIsCanceled(t *testing.T) {
 		g.Expect(old.Status.Phase).To(Equal(gitlabv1alpha1.PhaseCanceled), describe(old))
 	}, settle).Should(Succeed())
 	setStatus(t, d, completed)
-	expectRecords(t, gl, "staging", "canceled", "success")
+	expectRecords(t, gl, "canceled", "success")
 }
 
 func TestDeletedDeploymentCancelsItsRunningRecord(t *testing.T) {
@@ -133,12 +133,12 @@ func TestRollbackIsANewRollout(t *testing.T) {
 	gl := newGitLab(t, ns)
 	d := newDeployment(t, ns, "web", nil)
 	setStatus(t, d, completed)
-	expectRecords(t, gl, "staging", "success")
+	expectRecords(t, gl, "success")
 	changeTemplate(t, d, "app:2")
 	setStatus(t, d, completed)
 	// The second rollout completes and is recorded (running, then success)
 	// before it is undone.
-	expectRecords(t, gl, "staging", "success", "success")
+	expectRecords(t, gl, "success", "success")
 	// kubectl rollout undo puts the first template back.
 	changeTemplate(t, d, "app:1")
 	setStatus(t, d, completed)

@@ -238,11 +238,11 @@ func describe(gld *gitlabv1alpha1.GitLabDeployment) string {
 	return b.String()
 }
 
-// expectRecords waits until the environment's records have these statuses,
-// oldest first.
-func expectRecords(t *testing.T, gl *gitlabFixture, env string, statuses ...string) {
+// expectRecords waits until the records of the tests' environment
+// (staging) have these statuses, oldest first.
+func expectRecords(t *testing.T, gl *gitlabFixture, statuses ...string) {
 	t.Helper()
-	NewWithT(t).Eventually(func(g Gomega) { g.Expect(gl.statuses(g, env)).To(Equal(statuses)) }, settle).Should(Succeed())
+	NewWithT(t).Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(Equal(statuses)) }, settle).Should(Succeed())
 }
 
 // runningRollout starts a rollout of a new Deployment "web" in a namespace
@@ -253,6 +253,6 @@ func runningRollout(t *testing.T) (string, *gitlabFixture, *appsv1.Deployment) {
 	gl := newGitLab(t, ns)
 	d := newDeployment(t, ns, "web", nil)
 	setStatus(t, d, progressing)
-	expectRecords(t, gl, "staging", "running")
+	expectRecords(t, gl, "running")
 	return ns, gl, d
 }
