@@ -43,6 +43,9 @@ import (
 // startAPIServer runs kube-apiserver and etcd for one test.
 func startAPIServer(t *testing.T) *envtest.Environment {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a kube-apiserver; runs in make test-integration")
+	}
 	bin, err := localcluster.EnvtestAssets()
 	if err != nil {
 		t.Fatal(err)
