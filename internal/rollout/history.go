@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab"
 )
@@ -56,15 +58,30 @@ func LabelValue(name string) string {
 }
 
 // Compare orders rollouts by revision when both were numbered by the
-// workload controller, else by creation, then by name.
+// workload controller for the same Deployment, else by creation, then by
+// name. A Deployment deleted and created again under the same name starts
+// its revisions (its generation) from 1 again: the rollouts of the new
+// one are newer than those of the old one that still wait for their last
+// record, whatever their numbers.
 func Compare(a, b gitlabv1alpha1.GitLabDeployment) int {
-	if ra, rb := Revision(&a), Revision(&b); ra > 0 && rb > 0 && ra != rb {
+	if ra, rb := Revision(&a), Revision(&b); ra > 0 && rb > 0 && ra != rb && workloadUID(&a) == workloadUID(&b) {
 		return cmp.Compare(ra, rb)
 	}
 	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.Name, b.Name)
+}
+
+// workloadUID is the UID of the Deployment that owns a rollout; empty if
+// none is recorded.
+func workloadUID(gld *gitlabv1alpha1.GitLabDeployment) types.UID {
+	for _, ref := range gld.OwnerReferences {
+		if ref.Kind == "Deployment" {
+			return ref.UID
+		}
+	}
+	return ""
 }
 
 // Revision is the number the workload controller gave a rollout; 0 if none.

@@ -19,12 +19,14 @@ package rollout
 import (
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
@@ -186,4 +188,31 @@ func TestTheCacheKeepsOnlyWhatTheControllersRead(t *testing.T) {
 	spoofed := full.DeepCopy()
 	spoofed.Annotations[cachedHashAnnotation] = "approved"
 	g.Expect(CurrentHash(spoofed)).To(Equal(hash), "a Deployment with its template is hashed, whatever its annotations say")
+}
+
+// A Deployment deleted and created again under the same name numbers its
+// rollouts from 1 again; its first rollout is newer than the old
+// Deployment's last, which may still wait for its record.
+func TestRolloutsOfARecreatedDeploymentAreNewer(t *testing.T) {
+	rollout := func(name string, owner types.UID, revision string, created time.Time) gitlabv1alpha1.GitLabDeployment {
+		return gitlabv1alpha1.GitLabDeployment{ObjectMeta: metav1.ObjectMeta{
+			Name: name, CreationTimestamp: metav1.NewTime(created),
+			Annotations:     map[string]string{gitlabv1alpha1.AnnotationRevision: revision},
+			OwnerReferences: []metav1.OwnerReference{{Kind: "Deployment", Name: "app", UID: owner}},
+		}}
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	oldLast := rollout("app-aaa", "old", "7", t0)
+	newFirst := rollout("app-bbb", "new", "1", t0.Add(time.Second))
+	newSecond := rollout("app-ccc", "new", "2", t0.Add(time.Second))
+	if Compare(newFirst, oldLast) <= 0 || Compare(oldLast, newFirst) >= 0 {
+		t.Errorf("the recreated Deployment's first rollout (revision 1) is not newer than the old one's revision 7")
+	}
+	if Compare(newSecond, newFirst) <= 0 {
+		t.Errorf("revisions of one Deployment created in the same second are not ordered by revision")
+	}
+	sameOwnerOlderByTime := rollout("app-ddd", "new", "3", t0)
+	if Compare(sameOwnerOlderByTime, newSecond) <= 0 {
+		t.Errorf("within one Deployment the revision must decide, not the creation time")
+	}
 }

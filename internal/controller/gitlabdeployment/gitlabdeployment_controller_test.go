@@ -113,6 +113,36 @@ func TestDeletedDeploymentCancelsItsRunningRecord(t *testing.T) {
 	}, settle).Should(Succeed())
 }
 
+// A Deployment deleted and created again under the same name counts its
+// revisions from 1 again, while the old one's rollouts may still exist
+// (waiting for GitLab before the garbage collector may remove them): the
+// new Deployment's rollout is the newest, and recorded as such.
+func TestRecreatedDeploymentIsRecordedWhileTheOldRolloutsRemain(t *testing.T) {
+	ns, gl, d := runningRollout(t)
+	changeTemplate(t, d, "app:2")
+	setStatus(t, d, progressing)
+	expectRecords(t, gl, "canceled", "running")
+
+	g := NewWithT(t)
+	g.Expect(k8sClient.Delete(context.Background(), d)).To(Succeed())
+	// envtest has no garbage collector: the old rollouts stay, as they do
+	// while their finalizer waits for GitLab.
+	again := newDeployment(t, ns, "web", map[string]string{gitlabv1alpha1.AnnotationSHA: shaOf("app:3")})
+	setStatus(t, again, progressing)
+	expectRecords(t, gl, "canceled", "canceled", "running")
+	setStatus(t, again, completed)
+	expectRecords(t, gl, "canceled", "canceled", "success")
+	g.Eventually(func(g Gomega) {
+		var list gitlabv1alpha1.GitLabDeploymentList
+		g.Expect(k8sClient.List(context.Background(), &list, client.InNamespace(ns))).To(Succeed())
+		phases := map[string]gitlabv1alpha1.RolloutPhase{}
+		for _, gld := range list.Items {
+			phases[gld.Spec.SHA] = gld.Status.Phase
+		}
+		g.Expect(phases).To(HaveKeyWithValue(shaOf("app:3"), gitlabv1alpha1.PhaseSucceeded))
+	}, settle).Should(Succeed())
+}
+
 func TestRolloutFirstSeenCompleteIsCreatedSuccess(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
