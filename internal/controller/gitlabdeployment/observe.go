@@ -83,9 +83,12 @@ func (r *Reconciler) reconcileObservation(ctx context.Context, s *scope) (ctrl.R
 			state = rollout.StateSuperseded
 		}
 	}
+	// What the Deployment shows now belongs to this rollout only while it
+	// is the Deployment's current one; a superseded rollout keeps what was
+	// seen of it, even when its remembered end stands in for its state.
+	observeRollout(gld, deploy, state, s.now)
 	state = rollout.Remembered(state, &gld.Status)
 	s.observed.state, s.target = state, state
-	observeRollout(gld, deploy, state, s.now)
 	return ctrl.Result{}, nil
 }
 

@@ -169,6 +169,44 @@ func TestPhasesSendOnlyTheTransitionTheRolloutShows(t *testing.T) {
 	}
 }
 
+// A rollout that ended and was superseded is settled: what its Deployment
+// does next (the newer rollout's progress) is not copied into its status,
+// so a reconcile of it (after a restart, say) writes nothing.
+func TestASupersededRolloutKeepsWhatWasSeenOfIt(t *testing.T) {
+	for _, phase := range []gitlabv1alpha1.RolloutPhase{gitlabv1alpha1.PhaseFailed, gitlabv1alpha1.PhaseSucceeded} {
+		t.Run(string(phase), func(t *testing.T) {
+			g := NewWithT(t)
+			now := time.Now().Truncate(time.Second)
+			started, finished := metav1.NewTime(now.Add(-time.Hour)), metav1.NewTime(now.Add(-50*time.Minute))
+			original := stepDeployment(nil)
+			gld := stepRollout(original, func(gld *gitlabv1alpha1.GitLabDeployment) {
+				record := gitlab.StatusFailed
+				if phase == gitlabv1alpha1.PhaseSucceeded {
+					record = gitlab.StatusSuccess
+				}
+				gld.Status.Phase = phase
+				gld.Status.Record = gitlabv1alpha1.GitLabRecord{ID: 100, IID: 7, Status: record}
+				gld.Status.Rollout = gitlabv1alpha1.RolloutObservation{Replicas: 2, UpdatedReplicas: 1, AvailableReplicas: 1,
+					Reason: "ProgressDeadlineExceeded", Message: "ReplicaSet \"web-1\" has timed out progressing.",
+					StartedAt: &started, FinishedAt: &finished}
+			})
+			before := gld.Status.Rollout
+			newer := stepDeployment(func(d *appsv1.Deployment) {
+				d.Spec.Template.Spec.Containers[0].Image = "app:2"
+				d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 5, UpdatedReplicas: 5, AvailableReplicas: 5,
+					Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue,
+						Reason: "NewReplicaSetAvailable"}}}
+			})
+			calls := &gitlabCalls{}
+			s := runPhases(t, stepReconciler(calls, newer, gld), gld)
+			g.Expect(calls.posts).To(BeEmpty())
+			g.Expect(calls.puts).To(BeEmpty())
+			g.Expect(s.gld.Status.Phase).To(Equal(phase))
+			g.Expect(s.gld.Status.Rollout).To(Equal(before), "the newer rollout's progress is not this one's")
+		})
+	}
+}
+
 func TestValidationPhaseStallsBeforeAnyGitLabRequest(t *testing.T) {
 	g := NewWithT(t)
 	d := stepDeployment(nil)
