@@ -139,6 +139,14 @@ func (c *crasher) killAfterLostAnswer(t *testing.T, method, endpoint string) boo
 // restarted manager has worked through its queue.
 func restartOverSettled(t *testing.T, mgr *manager, s *stream) [][2]string {
 	t.Helper()
+	// The records can be right while rollgate still has work in flight: a
+	// record whose POST answer was lost is in GitLab, but rollgate adopts
+	// it only once the POST must have landed. Settled means that is done.
+	waited := time.Now()
+	if !waitUntil(t.Context(), 200*time.Millisecond, params.Settle, func() bool { return pendingIntents(t, s.ns) == 0 }) {
+		t.Errorf("%d GitLabDeployments still wait for an unanswered GitLab write after %s", pendingIntents(t, s.ns), params.Settle)
+	}
+	pending := time.Since(waited)
 	var list gitlabv1alpha1.GitLabDeploymentList
 	if err := k8s.List(t.Context(), &list); err != nil {
 		t.Fatal(err)
@@ -157,7 +165,7 @@ func restartOverSettled(t *testing.T, mgr *manager, s *stream) [][2]string {
 		for ev := range w.ResultChan() {
 			mu.Lock()
 			if obj, ok := ev.Object.(*gitlabv1alpha1.GitLabDeployment); ok && obj.Namespace == s.ns {
-				writes = append(writes, fmt.Sprintf("%s %s rv %s", ev.Type, obj.Name, obj.ResourceVersion))
+				writes = append(writes, fmt.Sprintf("%s %s rv %s: %s", ev.Type, obj.Name, obj.ResourceVersion, statusLine(obj)))
 			} else if ev.Type == watch.Error && !stopped {
 				t.Errorf("the GitLabDeployment watch failed, so writes may have been missed: %v", ev.Object)
 			}
@@ -200,6 +208,7 @@ func restartOverSettled(t *testing.T, mgr *manager, s *stream) [][2]string {
 		t.Errorf("restart over settled rollouts: %d GitLabDeployment writes, want 0:\n\t%s", len(writes), strings.Join(writes, "\n\t"))
 	}
 	return [][2]string{
+		{"wait for unanswered writes to be adopted before the restart", pending.Round(100 * time.Millisecond).String()},
 		{"restart over settled state: GitLab requests", fmt.Sprint(len(reqs))},
 		{"restart over settled state: GitLabDeployment writes", fmt.Sprint(len(writes))},
 	}
@@ -220,4 +229,17 @@ func waitUntil(ctx context.Context, interval, timeout time.Duration, cond func()
 		}
 	}
 	return true
+}
+
+// statusLine summarises a GitLabDeployment's status for a failure message.
+func statusLine(gld *gitlabv1alpha1.GitLabDeployment) string {
+	st := &gld.Status
+	var b strings.Builder
+	fmt.Fprintf(&b, "deleting=%t phase=%s record={id:%d status:%s intent:%s} rollout={%s %d/%d}",
+		!gld.DeletionTimestamp.IsZero(), st.Phase, st.Record.ID, st.Record.Status, st.Record.Intent,
+		st.Rollout.Reason, st.Rollout.UpdatedReplicas, st.Rollout.Replicas)
+	for _, c := range st.Conditions {
+		fmt.Fprintf(&b, " %s=%s/%s", c.Type, c.Status, c.Reason)
+	}
+	return b.String()
 }
