@@ -34,10 +34,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/rollgate/rollgate/internal/metricsauth"
 	"github.com/rollgate/rollgate/internal/operator"
 	"github.com/rollgate/rollgate/internal/version"
 )
@@ -80,7 +80,7 @@ func run(f *flags) error {
 	}
 	metricsOpts := metricsserver.Options{BindAddress: f.metricsAddr, SecureServing: f.secureMetrics, TLSOpts: tlsOpts}
 	if f.secureMetrics {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		metricsOpts.FilterProvider = metricsauth.FilterProvider
 	}
 	if f.metricsCert != "" {
 		metricsOpts.CertDir = f.metricsCert
