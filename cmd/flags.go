@@ -126,7 +126,8 @@ func (f *flags) bindGitLab(fs *flag.FlagSet) {
 		"This cluster's name, a DNS label: it replaces {cluster} in gitlab.rollgate.dev/environment "+
 			"(e.g. production/{cluster}) and is recorded in each GitLabDeployment's status.cluster and Events.")
 	fs.DurationVar(&o.ShippedDelay, "shipped-delay", o.ShippedDelay,
-		"How long after a record's success the merge requests GitLab linked to it are read (GitLab links them in the background).")
+		"How long after a record's success the merge requests GitLab linked to it are read "+
+			"(GitLab links them in the background).")
 }
 
 // bindGate binds the approval gate's settings.

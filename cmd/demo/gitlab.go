@@ -67,7 +67,8 @@ protected_environments:
     deploy_access_levels: [{access_level: maintainer}]
     approval_rules: [{user: %[2]s, required_approvals: 1}]
 merge_requests:
-  - {project: %[3]s, title: "Serve the greeting page", source_branch: page, target_branch: %[5]s, merge_commit_sha: "%[11]s"}
+  - {project: %[3]s, title: "Serve the greeting page", source_branch: page, target_branch: %[5]s,
+     merge_commit_sha: "%[11]s"}
   - {project: %[3]s, title: "Say hello", source_branch: hello, target_branch: %[5]s, merge_commit_sha: "%[6]s"}
 `, rollgateUser, approverUser, projectPath, projectID, ref, shaV1, shaV2,
 	rollgateToken, approverToken, envProduction, shaV0)

@@ -51,7 +51,7 @@ func newClusters(t *testing.T, names ...string) (*gitlabFixture, []cluster) {
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(srv.AddToken(gitlabtest.TokenSpec{Token: "glpat-" + c.user, User: c.user})).To(Succeed())
 		members[c.user] = gitlabtest.Maintainer
-		writeSecret(t, c.ns, "gitlab", srv.URL, "glpat-"+c.user)
+		writeSecret(t, c.ns, srv.URL, "glpat-"+c.user)
 		opts := testenv.TestOptions()
 		opts.ClusterName = name
 		e.StartManager(t, opts, c.ns)
@@ -155,7 +155,7 @@ func TestClusterPlaceholder(t *testing.T) {
 	g.Expect(rolloutOf(g, d).Spec.Environment).To(Equal("production/eu-1"))
 
 	ns := newNamespace(t)
-	writeSecret(t, ns, "gitlab", gl.URL, "glpat-rollgate-eu-1")
+	writeSecret(t, ns, gl.URL, "glpat-rollgate-eu-1")
 	plain := newDeployment(t, ns, "web", env)
 	setStatus(t, plain, completed)
 	g.Eventually(func(g Gomega) {

@@ -41,8 +41,9 @@ func (f *gitlabFixture) environmentRequests() int {
 	return n
 }
 
-// environment returns the fake's environment of that name.
-func (f *gitlabFixture) environment(g Gomega, name string) gitlabtest.Environment {
+// staging returns the fake's environment "staging", the tests' environment.
+func (f *gitlabFixture) staging(g Gomega) gitlabtest.Environment {
+	const name = "staging"
 	envs, err := f.Environments(f.project)
 	g.Expect(err).NotTo(HaveOccurred())
 	for _, e := range envs {
@@ -100,7 +101,7 @@ func TestEnvironmentMetadataIsWrittenOncePerChange(t *testing.T) {
 	setStatus(t, d, progressing)
 	first := expectEnvironmentSynced(t, d, metav1.ConditionTrue, gitlabv1alpha1.ReasonEnvironmentSynced)
 
-	env := gl.environment(g, "staging")
+	env := gl.staging(g)
 	g.Expect(env.Tier).To(Equal("production"))
 	g.Expect(env.ExternalURL).To(Equal("https://shop.example.com"))
 	g.Expect(env.ClusterAgentID).To(Equal(int64(7)))
@@ -128,7 +129,7 @@ func TestEnvironmentMetadataIsWrittenOncePerChange(t *testing.T) {
 	// A change of annotation is one more write, without a new rollout.
 	setAnnotation(t, d, gitlabv1alpha1.AnnotationExternalURL, "https://www.shop.example.com")
 	g.Eventually(func(g Gomega) {
-		g.Expect(gl.environment(g, "staging").ExternalURL).To(Equal("https://www.shop.example.com"))
+		g.Expect(gl.staging(g).ExternalURL).To(Equal("https://www.shop.example.com"))
 	}, settle).Should(Succeed())
 	g.Expect(gl.CountRequests(gitlabtest.EndpointEnvironmentEdit, 200)).To(Equal(2))
 }
@@ -153,7 +154,7 @@ func TestEnvironmentValueSetInGitLabIsKeptUnlessOverwritten(t *testing.T) {
 		gitlabv1alpha1.AnnotationEnvironmentOverwrite} {
 		g.Expect(msg).To(ContainSubstring(want))
 	}
-	g.Expect(gl.environment(g, "staging").ExternalURL).To(Equal("https://old.example.com"), "kept")
+	g.Expect(gl.staging(g).ExternalURL).To(Equal("https://old.example.com"), "kept")
 	g.Expect(gld.Status.Environment.Conflicts).To(HaveLen(1))
 	g.Eventually(func(g Gomega) {
 		g.Expect(warnings(g, ns, gld.Name)).To(ContainElement(gitlabv1alpha1.ReasonEnvironmentConflict))
@@ -163,7 +164,7 @@ func TestEnvironmentValueSetInGitLabIsKeptUnlessOverwritten(t *testing.T) {
 
 	setAnnotation(t, d, gitlabv1alpha1.AnnotationEnvironmentOverwrite, "external-url")
 	expectEnvironmentSynced(t, d, metav1.ConditionTrue, gitlabv1alpha1.ReasonEnvironmentSynced)
-	g.Expect(gl.environment(g, "staging").ExternalURL).To(Equal("https://shop.example.com"))
+	g.Expect(gl.staging(g).ExternalURL).To(Equal("https://shop.example.com"))
 	g.Expect(countOf(warnings(g, ns, gld.Name), gitlabv1alpha1.ReasonEnvironmentConflict)).To(Equal(1), "one Warning per change")
 }
 
