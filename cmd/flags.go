@@ -205,9 +205,9 @@ func validateClusterName(name string) error {
 	if name == "" {
 		return nil
 	}
-	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
-		return fmt.Errorf("--cluster-name %q is not a DNS label (lowercase letters, digits and '-', "+
-			"starting and ending with a letter or digit, at most 63 characters): %s", name, strings.Join(errs, "; "))
+	if len(validation.IsDNS1123Label(name)) > 0 {
+		return fmt.Errorf("--cluster-name %q is not a DNS label: use lowercase letters, digits and '-', "+
+			"starting and ending with a letter or digit, at most 63 characters", name)
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ func (s *story) showEnvironment(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.n.good("GitLab's production environment: tier %s, external URL %s (written by rollgate from the annotations).",
+	s.n.good("GitLab's production environment: tier %s, external URL %s (what the annotations ask for).",
 		env.Tier, env.ExternalURL)
 	snap, err := s.waitUntil(ctx, rolloutTimeout, "the merge requests production shipped", func(snap snapshot) bool {
 		g := rolloutOf(snap.rollouts, envProduction, shaV1)
