@@ -18,16 +18,22 @@ package gitlabdeployment_test
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
+	"github.com/rollgate/rollgate/internal/testenv"
 )
 
 var (
@@ -112,4 +118,35 @@ func TestShippedMergeRequests(t *testing.T) {
 	g.Expect(gl.CountRequests(gitlabtest.EndpointMergeRequests, 0)).To(Equal(2), "one read per successful rollout")
 
 	g.Expect(warnings(g, ns, gld.Name)).To(BeEmpty())
+
+	// kubectl get gld shows the count only with -o wide (priority 1).
+	table := gldTable(t, ns)
+	col := slices.IndexFunc(table.ColumnDefinitions, func(c metav1.TableColumnDefinition) bool { return c.Name == "Shipped" })
+	g.Expect(col).To(BeNumerically(">=", 0), "a Shipped column")
+	g.Expect(table.ColumnDefinitions[col].Priority).To(Equal(int32(1)))
+	var counts []any
+	for _, row := range table.Rows {
+		counts = append(counts, row.Cells[col])
+	}
+	g.Expect(counts).To(ConsistOf(BeNumerically("==", 0), BeNumerically("==", 2)))
+}
+
+// gldTable asks the API server for the namespace's GitLabDeployments as
+// the table kubectl get prints.
+func gldTable(t *testing.T, ns string) *metav1.Table {
+	t.Helper()
+	g := NewWithT(t)
+	cfg := rest.CopyConfig(testenv.Get(t).Config)
+	cfg.GroupVersion = &gitlabv1alpha1.GroupVersion
+	cfg.APIPath = "/apis"
+	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	rc, err := rest.RESTClientFor(cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	data, err := rc.Get().Namespace(ns).Resource("gitlabdeployments").
+		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").
+		Do(context.Background()).Raw()
+	g.Expect(err).NotTo(HaveOccurred())
+	table := &metav1.Table{}
+	g.Expect(json.Unmarshal(data, table)).To(Succeed())
+	return table
 }
