@@ -124,7 +124,7 @@ func TestShippedMergeRequests(t *testing.T) {
 	col := slices.IndexFunc(table.ColumnDefinitions, func(c metav1.TableColumnDefinition) bool { return c.Name == "Shipped" })
 	g.Expect(col).To(BeNumerically(">=", 0), "a Shipped column")
 	g.Expect(table.ColumnDefinitions[col].Priority).To(Equal(int32(1)))
-	var counts []any
+	counts := make([]any, 0, len(table.Rows))
 	for _, row := range table.Rows {
 		counts = append(counts, row.Cells[col])
 	}
