@@ -77,7 +77,8 @@ func (r *Reconciler) reconcileEnvironment(ctx context.Context, s *scope) (ctrl.R
 		return ctrl.Result{}, nil
 	}
 	key := retryKey{name: types.NamespacedName{Namespace: s.gld.Namespace, Name: s.gld.Name}, phase: "environment"}
-	if wait := r.retries.wait(key, s.now); wait > 0 {
+	// A changed annotation is tried at once; the same one after the retry.
+	if wait := r.retries.wait(key, fingerprint, s.now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	gl, err := r.gitlabClient(ctx, s)
@@ -87,7 +88,7 @@ func (r *Reconciler) reconcileEnvironment(ctx context.Context, s *scope) (ctrl.R
 	if err != nil {
 		reason, message, retry := environmentError(err, s.observed.secret, r.GitLabRetry)
 		r.environmentFailed(s, reason, message)
-		r.retries.set(key, s.now.Add(retry))
+		r.retries.set(key, fingerprint, s.now.Add(retry))
 		return ctrl.Result{RequeueAfter: retry}, nil
 	}
 	r.retries.clear(key)
@@ -261,27 +262,35 @@ type retryKey struct {
 // repeat the request. After a restart the first reconcile asks again.
 type retryTimes struct {
 	mu sync.Mutex
-	m  map[retryKey]time.Time
+	m  map[retryKey]retryAt
 }
 
-// wait returns how long the phase must still wait, or 0.
-func (t *retryTimes) wait(key retryKey, now time.Time) time.Duration {
+// retryAt is when a failed request may be sent again, and what it asked
+// for (tag): a request for something else need not wait.
+type retryAt struct {
+	at  time.Time
+	tag string
+}
+
+// wait returns how long the phase must still wait before asking for tag
+// again, or 0.
+func (t *retryTimes) wait(key retryKey, tag string, now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	at, ok := t.m[key]
-	if !ok || !now.Before(at) {
+	r, ok := t.m[key]
+	if !ok || r.tag != tag || !now.Before(r.at) {
 		return 0
 	}
-	return at.Sub(now)
+	return r.at.Sub(now)
 }
 
-func (t *retryTimes) set(key retryKey, at time.Time) {
+func (t *retryTimes) set(key retryKey, tag string, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
-		t.m = map[retryKey]time.Time{}
+		t.m = map[retryKey]retryAt{}
 	}
-	t.m[key] = at
+	t.m[key] = retryAt{at: at, tag: tag}
 }
 
 func (t *retryTimes) clear(key retryKey) {

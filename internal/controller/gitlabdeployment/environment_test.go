@@ -18,9 +18,11 @@ package gitlabdeployment
 
 import (
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
@@ -67,4 +69,20 @@ func TestSetEnvironmentSyncedCondition(t *testing.T) {
 	setCondition(gld, gitlabv1alpha1.ConditionEnvironmentSynced, metav1.ConditionFalse, "AgentNotFound", "no agent")
 	setEnvironmentSyncedCondition(gld, nil)
 	g.Expect(findCondition(gld, gitlabv1alpha1.ConditionEnvironmentSynced).Reason).To(Equal("AgentNotFound"), "left as it was")
+}
+
+// After a failed request the same request waits for the retry; a request
+// for changed annotations does not.
+func TestRetryTimesWaitForTheSameRequestOnly(t *testing.T) {
+	g := NewWithT(t)
+	var r retryTimes
+	now := time.Now()
+	key := retryKey{name: types.NamespacedName{Namespace: "shop", Name: "web-1"}, phase: "environment"}
+	g.Expect(r.wait(key, "a", now)).To(BeZero())
+	r.set(key, "a", now.Add(time.Minute))
+	g.Expect(r.wait(key, "a", now)).To(Equal(time.Minute))
+	g.Expect(r.wait(key, "b", now)).To(BeZero(), "the annotations changed")
+	g.Expect(r.wait(key, "a", now.Add(time.Minute))).To(BeZero(), "retry time reached")
+	r.forget(key.name)
+	g.Expect(r.wait(key, "a", now)).To(BeZero())
 }

@@ -61,7 +61,7 @@ func (r *Reconciler) reconcileShipped(ctx context.Context, s *scope) (ctrl.Resul
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	key := retryKey{name: types.NamespacedName{Namespace: s.gld.Namespace, Name: s.gld.Name}, phase: "shipped"}
-	if wait := r.retries.wait(key, s.now); wait > 0 {
+	if wait := r.retries.wait(key, "", s.now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	gl, err := r.gitlabClient(ctx, s)
@@ -74,7 +74,7 @@ func (r *Reconciler) reconcileShipped(ctx context.Context, s *scope) (ctrl.Resul
 		if after := gitlab.RetryAfter(err); after > 0 {
 			retry = after
 		}
-		r.retries.set(key, s.now.Add(retry))
+		r.retries.set(key, "", s.now.Add(retry))
 		logf.FromContext(ctx).Info("Could not read the merge requests of the GitLab record; will retry",
 			"id", rec.ID, "retryAfter", retry, "error", err.Error())
 		return ctrl.Result{RequeueAfter: retry}, nil
