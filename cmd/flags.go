@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -121,6 +122,12 @@ func (f *flags) bindGitLab(fs *flag.FlagSet) {
 		"How soon a rollout stalled on GitLab's refusal (missing ref, project, permission) is tried again.")
 	fs.DurationVar(&o.FinalizeTimeout, "finalize-timeout", o.FinalizeTimeout,
 		"How long a deleted GitLabDeployment waits for GitLab to accept canceled before it is let go.")
+	fs.StringVar(&o.ClusterName, "cluster-name", "",
+		"This cluster's name, a DNS label: it replaces {cluster} in gitlab.rollgate.dev/environment "+
+			"(e.g. production/{cluster}) and is recorded in each GitLabDeployment's status.cluster and Events.")
+	fs.DurationVar(&o.ShippedDelay, "shipped-delay", o.ShippedDelay,
+		"How long after a record's success the merge requests GitLab linked to it are read "+
+			"(GitLab links them in the background).")
 }
 
 // bindGate binds the approval gate's settings.
@@ -170,7 +177,12 @@ func (f *flags) complete() error {
 		}
 		o.DefaultCredentials = types.NamespacedName{Namespace: ns, Name: name}
 	}
+	if err := validateClusterName(o.ClusterName); err != nil {
+		return err
+	}
 	switch {
+	case o.ShippedDelay < 0:
+		return fmt.Errorf("--shipped-delay must not be negative, not %v", o.ShippedDelay)
 	case o.GitLab.QPS <= 0:
 		return fmt.Errorf("--gitlab-qps must be positive, not %v", o.GitLab.QPS)
 	case o.GitLab.Burst <= 0:
@@ -183,6 +195,19 @@ func (f *flags) complete() error {
 		return fmt.Errorf("--kube-api-burst must be positive, not %d", f.kubeBurst)
 	case o.MaxConcurrentReconciles <= 0:
 		return fmt.Errorf("--max-concurrent-reconciles must be positive, not %d", o.MaxConcurrentReconciles)
+	}
+	return nil
+}
+
+// validateClusterName accepts an empty name or a DNS label (RFC 1123) of at
+// most 63 characters: it becomes part of GitLab environment names.
+func validateClusterName(name string) error {
+	if name == "" {
+		return nil
+	}
+	if len(validation.IsDNS1123Label(name)) > 0 {
+		return fmt.Errorf("--cluster-name %q is not a DNS label: use lowercase letters, digits and '-', "+
+			"starting and ending with a letter or digit, at most 63 characters", name)
 	}
 	return nil
 }

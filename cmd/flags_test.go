@@ -17,6 +17,7 @@ limitations under the License.
 package main
 
 import (
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -35,4 +36,19 @@ func TestVersionFlag(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(f.version).To(BeFalse())
 	g.Expect(f.rollgate.GitLab.UserAgent).To(Equal("rollgate/" + version.Get().Version))
+}
+
+// --cluster-name is empty or a DNS label; anything else stops the manager
+// with a message naming the flag.
+func TestClusterNameFlag(t *testing.T) {
+	g := NewWithT(t)
+	f, _, err := parseFlags([]string{"--cluster-name=eu-1", "--webhook-cert-rotation=false"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.rollgate.ClusterName).To(Equal("eu-1"))
+
+	for _, bad := range []string{"EU-1", "eu_1", "-eu", "eu.1", strings.Repeat("a", 64), "production/eu"} {
+		_, _, err := parseFlags([]string{"--cluster-name=" + bad})
+		g.Expect(err).To(MatchError(ContainSubstring("--cluster-name")), bad)
+		g.Expect(err).To(MatchError(ContainSubstring("DNS label")), bad)
+	}
 }

@@ -45,3 +45,26 @@ const (
 	// are kept and reported.
 	AnnotationEnvironmentOverwrite = "gitlab.rollgate.dev/environment-overwrite"
 )
+
+// ClusterPlaceholder, in the environment annotation (and the approval
+// environment), is replaced by the manager's --cluster-name when the
+// rollout's GitLabDeployment is made: "production/{cluster}" gives each
+// cluster its own environment in GitLab's production folder.
+const ClusterPlaceholder = "{cluster}"
+
+// Reasons of the EnvironmentSynced condition, besides the environment
+// package's Invalid* reasons and the GitLab error reasons.
+const (
+	// ReasonEnvironmentSynced: GitLab has what the annotations ask for.
+	ReasonEnvironmentSynced = "Synced"
+	// ReasonEnvironmentConflict: values someone else set in GitLab were
+	// kept; the message names the field, both values and the overwrite
+	// annotation.
+	ReasonEnvironmentConflict = "EnvironmentConflict"
+	// ReasonAgentNotFound: no GitLab agent of that name or ID is registered
+	// in the project, or the token may not read the project's agents.
+	ReasonAgentNotFound = "AgentNotFound"
+	// ReasonEnvironmentNotFound: GitLab has no environment of the record's
+	// name (it was deleted after the record was made).
+	ReasonEnvironmentNotFound = "EnvironmentNotFound"
+)

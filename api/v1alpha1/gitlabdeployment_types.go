@@ -350,7 +350,8 @@ type GitLabDeploymentStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Reconciling, Stalled, RecordSynced, Approved.
+	// conditions: Ready, Reconciling, Stalled, RecordSynced, Approved,
+	// EnvironmentSynced.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -379,6 +380,108 @@ type GitLabDeploymentStatus struct {
 	// approval mirrors GitLab's approval state, for gated rollouts.
 	// +optional
 	Approval *ApprovalStatus `json:"approval,omitempty"`
+
+	// cluster is the --cluster-name of the rollgate that created (or
+	// adopted) the record; empty when it runs without one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Cluster string `json:"cluster,omitempty"`
+
+	// environment is what rollgate wrote to the GitLab environment's
+	// metadata (tier, external URL, agent, namespace, Flux resource path)
+	// from the Deployment's annotations. A new rollout starts from the
+	// previous rollout's, so that an unchanged set of annotations costs no
+	// GitLab request.
+	// +optional
+	Environment *EnvironmentStatus `json:"environment,omitempty"`
+
+	// shipped lists the merge requests GitLab linked to the record when it
+	// succeeded; read once, after success. Set with count 0 when the
+	// rollout shipped none.
+	// +optional
+	Shipped *ShippedStatus `json:"shipped,omitempty"`
+}
+
+// EnvironmentStatus is rollgate's part in the GitLab environment's metadata.
+type EnvironmentStatus struct {
+	// applied is what rollgate last wrote to the environment. A GitLab value
+	// equal to it is rollgate's to change; any other value set in GitLab is
+	// someone else's and is kept unless the overwrite annotation names it.
+	// +optional
+	Applied AppliedEnvironment `json:"applied,omitzero"`
+
+	// desired is a fingerprint of the environment annotations, the
+	// environment name and the project at the last sync that succeeded.
+	// While they stay the same, GitLab is not asked again.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Desired string `json:"desired,omitempty"`
+
+	// conflicts are the values rollgate was asked to set but left alone,
+	// because someone else set another value in GitLab.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=1024
+	Conflicts []string `json:"conflicts,omitempty"`
+}
+
+// AppliedEnvironment is the environment metadata rollgate wrote; empty
+// fields were never written.
+type AppliedEnvironment struct {
+	// tier written: production, staging, testing, development or other.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	Tier string `json:"tier,omitempty"`
+
+	// externalURL written.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	ExternalURL string `json:"externalURL,omitempty"`
+
+	// agentID is the ID of the GitLab agent written.
+	// +optional
+	AgentID int64 `json:"agentID,omitempty"`
+
+	// kubernetesNamespace written.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	KubernetesNamespace string `json:"kubernetesNamespace,omitempty"`
+
+	// fluxResourcePath written.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	FluxResourcePath string `json:"fluxResourcePath,omitempty"`
+}
+
+// ShippedStatus is what a successful rollout shipped, as GitLab linked it.
+type ShippedStatus struct {
+	// count is how many merge requests GitLab linked to the record.
+	// +required
+	Count int32 `json:"count"`
+
+	// mergeRequests are the first of them (at most 5), newest first.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=5
+	MergeRequests []ShippedMergeRequest `json:"mergeRequests,omitempty"`
+}
+
+// ShippedMergeRequest is one merge request a rollout shipped.
+type ShippedMergeRequest struct {
+	// iid is the merge request's number in its project, shown as !iid.
+	// +optional
+	IID int64 `json:"iid,omitempty"`
+
+	// title of the merge request, cut to 80 characters.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Title string `json:"title,omitempty"`
+
+	// webURL is the merge request's page.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	WebURL string `json:"webURL,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -391,6 +494,7 @@ type GitLabDeploymentStatus struct {
 // +kubebuilder:printcolumn:name="IID",type=integer,JSONPath=`.status.record.iid`
 // +kubebuilder:printcolumn:name="GitLab",type=string,JSONPath=`.status.record.status`
 // +kubebuilder:printcolumn:name="Approval",type=string,JSONPath=`.status.approval.state`
+// +kubebuilder:printcolumn:name="Shipped",type=integer,JSONPath=`.status.shipped.count`,priority=1,description="Merge requests the rollout shipped"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // GitLabDeployment is one rollout of a Deployment, recorded as one GitLab

@@ -77,4 +77,8 @@ const (
 	ConditionRecordSynced = "RecordSynced"
 	// ConditionApproved: the gated rollout is approved.
 	ConditionApproved = "Approved"
+	// ConditionEnvironmentSynced: the GitLab environment's metadata says
+	// what the environment annotations ask for. It is present only when one
+	// of them is set, and never affects Ready.
+	ConditionEnvironmentSynced = "EnvironmentSynced"
 )

@@ -76,6 +76,31 @@ func (s *story) followDecision(ctx context.Context) error {
 	s.n.good("GitLab now shows production running %s, deployed successfully after %s's approval.",
 		short(shaV1), approverUser)
 	s.showState(snap)
+	return s.showEnvironment(ctx)
+}
+
+// showEnvironment reads back from GitLab the production environment's tier
+// and URL, which rollgate wrote from the annotations, and tells the merge
+// requests GitLab linked to the production record.
+func (s *story) showEnvironment(ctx context.Context) error {
+	env, err := s.gl.environment(ctx, envProduction)
+	if err != nil {
+		return err
+	}
+	s.n.good("GitLab's production environment: tier %s, external URL %s (what the annotations ask for).",
+		env.Tier, env.ExternalURL)
+	snap, err := s.waitUntil(ctx, rolloutTimeout, "the merge requests production shipped", func(snap snapshot) bool {
+		g := rolloutOf(snap.rollouts, envProduction, shaV1)
+		return g != nil && g.Status.Shipped != nil
+	})
+	if err != nil {
+		return err
+	}
+	shipped := rolloutOf(snap.rollouts, envProduction, shaV1).Status.Shipped
+	s.n.good("The production rollout shipped %d merge requests (GitLab linked them to its record):", shipped.Count)
+	for _, mr := range shipped.MergeRequests {
+		s.n.say("  !%d %s  %s", mr.IID, mr.Title, mr.WebURL)
+	}
 	return nil
 }
 

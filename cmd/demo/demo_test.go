@@ -100,6 +100,10 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 	g.Expect(leftovers(work)).To(BeEmpty(), "processes left running")
 	g.Expect(string(out)).To(ContainSubstring("holds it: the Deployment is paused=true"))
 	g.Expect(string(out)).To(ContainSubstring("/api/v4/projects/1/deployments/"))
+	g.Expect(string(out)).To(ContainSubstring("GitLab's production environment: tier production, external URL " + productionURL))
+	g.Expect(string(out)).To(ContainSubstring("The production rollout shipped 2 merge requests"))
+	g.Expect(string(out)).To(MatchRegexp(`!2 Say hello  http://127\.0\.0\.1:\d+/demo/hello/-/merge_requests/2`))
+	g.Expect(string(out)).To(ContainSubstring("!1 Serve the greeting page"))
 
 	var r report
 	data, err := os.ReadFile(reportPath) //nolint:gosec // the test's own file

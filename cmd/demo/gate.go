@@ -26,7 +26,13 @@ func (s *story) stepProduction(ctx context.Context) error {
 	if err := createNamespace(ctx, s.kube, envProduction); err != nil {
 		return err
 	}
-	d := helloDeployment(envProduction, map[string]string{gitlabv1alpha1.AnnotationApproval: approvalAnnotation})
+	s.n.say("It also tells GitLab what production is: %s: %s and %s: %s.",
+		gitlabv1alpha1.AnnotationTier, envProduction, gitlabv1alpha1.AnnotationExternalURL, productionURL)
+	d := helloDeployment(envProduction, map[string]string{
+		gitlabv1alpha1.AnnotationApproval:    approvalAnnotation,
+		gitlabv1alpha1.AnnotationTier:        envProduction,
+		gitlabv1alpha1.AnnotationExternalURL: productionURL,
+	})
 	if err := s.kube.Create(ctx, d); err != nil {
 		return err
 	}

@@ -29,9 +29,12 @@ const (
 	envProduction = "production"
 	ref           = "main"
 	// shaV1 is the commit staging and production deploy; shaV2 is the
-	// broken release.
+	// broken release. shaV0 is the commit before shaV1.
+	shaV0 = "1d0c5e8f2a3b4c5d6e7f8091a2b3c4d5e6f70819"
 	shaV1 = "3f2a1b9c0d4e5f60718293a4b5c6d7e8f9012345"
 	shaV2 = "9c4e7d21a0b3c5d6e7f8091a2b3c4d5e6f708192"
+	// productionURL is where GitLab's "Open" button of production leads.
+	productionURL = "https://hello.example.com"
 )
 
 // GitLab's approval statuses.
@@ -49,10 +52,11 @@ projects:
   - path: %[3]s
     id: %[4]d
     default_branch: %[5]s
-    branches: {%[5]s: "%[7]s"}
     commits:
+      - {sha: "%[11]s", title: "Serve the greeting page"}
       - {sha: "%[6]s", title: "Say hello"}
       - {sha: "%[7]s", title: "Say hello louder"}
+    history: {%[5]s: ["%[11]s", "%[6]s", "%[7]s"]}   # %[5]s points at the last one
     members: {%[1]s: maintainer, %[2]s: developer}
 tokens:
   - {token: %[8]s, user: %[1]s, scopes: [api]}
@@ -62,8 +66,12 @@ protected_environments:
     name: %[10]s
     deploy_access_levels: [{access_level: maintainer}]
     approval_rules: [{user: %[2]s, required_approvals: 1}]
+merge_requests:
+  - {project: %[3]s, title: "Serve the greeting page", source_branch: page, target_branch: %[5]s,
+     merge_commit_sha: "%[11]s"}
+  - {project: %[3]s, title: "Say hello", source_branch: hello, target_branch: %[5]s, merge_commit_sha: "%[6]s"}
 `, rollgateUser, approverUser, projectPath, projectID, ref, shaV1, shaV2,
-	rollgateToken, approverToken, envProduction)
+	rollgateToken, approverToken, envProduction, shaV0)
 
 // fakeGitLab is the running fake GitLab and a client of its REST API.
 type fakeGitLab struct {
@@ -157,6 +165,27 @@ func (g *fakeGitLab) approve(ctx context.Context, id int64, status, comment stri
 func (g *fakeGitLab) approveCommand(id int64, status, comment string) string {
 	return fmt.Sprintf(`curl -X POST -H "PRIVATE-TOKEN: %s" -d status=%s -d comment=%q %s%s`,
 		approverToken, status, comment, g.url, approvalPath(id))
+}
+
+// gitlabEnvironment is what the demo reads of a GitLab environment.
+type gitlabEnvironment struct {
+	Name        string `json:"name"`
+	Tier        string `json:"tier"`
+	ExternalURL string `json:"external_url"`
+}
+
+// environment reads the environment of that name through GitLab's REST API
+// (GET /projects/:id/environments?name=).
+func (g *fakeGitLab) environment(ctx context.Context, name string) (*gitlabEnvironment, error) {
+	var out []gitlabEnvironment
+	path := fmt.Sprintf("/api/v4/projects/%d/environments?name=%s", projectID, url.QueryEscape(name))
+	if err := g.do(ctx, http.MethodGet, path, rollgateToken, nil, &out); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("GitLab has no environment %q", name)
+	}
+	return &out[0], nil
 }
 
 // do sends one REST request and decodes a JSON answer into out.

@@ -64,6 +64,8 @@ func startRollgate(ctx context.Context, bin, dir, root, kubeconfig string, kube 
 		"--webhook-hosts", "127.0.0.1",
 		// Read held rollouts' approvals every second or two, not minutes.
 		"--approval-poll-min", "1s", "--approval-poll-max", "2s",
+		// The fake GitLab links merge requests at once.
+		"--shipped-delay", "1s",
 	}
 	if !rg.webhooks.empty() {
 		if err := rg.webhooks.install(ctx, kube); err != nil {

@@ -99,3 +99,36 @@ func TestAgentRef(t *testing.T) {
 	g.Expect(AgentRef{ID: 7}.String()).To(Equal("7"))
 	g.Expect(AgentRef{Name: "x"}.String()).To(Equal("x"))
 }
+
+func TestFingerprintChangesWithWhatIsAskedFor(t *testing.T) {
+	base := map[string]string{gitlabv1alpha1.AnnotationTier: "production", "other/annotation": "x"}
+	fp := Fingerprint(base, "shop", "acme/shop", "production")
+	if got := Fingerprint(map[string]string{gitlabv1alpha1.AnnotationTier: "production"}, "shop", "acme/shop", "production"); got != fp {
+		t.Errorf("an annotation outside the environment set changed the fingerprint")
+	}
+	for name, other := range map[string]string{
+		"tier":        Fingerprint(map[string]string{gitlabv1alpha1.AnnotationTier: "staging"}, "shop", "acme/shop", "production"),
+		"namespace":   Fingerprint(base, "shop2", "acme/shop", "production"),
+		"project":     Fingerprint(base, "shop", "acme/shop2", "production"),
+		"environment": Fingerprint(base, "shop", "acme/shop", "production/eu-1"),
+		"empty url":   Fingerprint(map[string]string{gitlabv1alpha1.AnnotationTier: "production", gitlabv1alpha1.AnnotationExternalURL: ""}, "shop", "acme/shop", "production"),
+		"shifted":     Fingerprint(base, "", "acme/shopshop", "production"),
+	} {
+		if other == fp {
+			t.Errorf("a different %s gives the same fingerprint", name)
+		}
+	}
+	if !Requested(base) || Requested(map[string]string{"other/annotation": "x"}) {
+		t.Errorf("Requested misreads the annotations")
+	}
+}
+
+func TestConflictSaysHowToOverwrite(t *testing.T) {
+	msg := Conflict{Field: FieldExternalURL, GitLab: "https://old.example.com", Desired: "https://shop.example.com"}.String()
+	for _, want := range []string{"external-url", `"https://old.example.com"`, `"https://shop.example.com"`,
+		gitlabv1alpha1.AnnotationExternalURL, gitlabv1alpha1.AnnotationEnvironmentOverwrite} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q does not mention %q", msg, want)
+		}
+	}
+}

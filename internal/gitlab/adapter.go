@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
 	gl "gitlab.com/gitlab-org/api/client-go/v2"
@@ -24,6 +25,10 @@ type adapter struct {
 	gate      *hostGate
 	transport *http.Transport
 	redact    func(string) string
+
+	// user is the token's username once CurrentUser read it.
+	userMu sync.Mutex
+	user   string
 }
 
 var _ Client = (*adapter)(nil)

@@ -80,6 +80,11 @@ type Client interface {
 	// one request. GitLab answers an empty list, not a 404, for a
 	// deployment that does not exist.
 	ListDeploymentMergeRequests(ctx context.Context, project string, deploymentID int64, maxItems int) (*MergeRequestList, error)
+
+	// CurrentUser returns the username of the token's user (GET /user),
+	// the user GitLab shows as the creator of the records this client
+	// makes. It is read once per client and remembered.
+	CurrentUser(ctx context.Context) (string, error)
 }
 
 // CreateOptions are the fields of a new deployment record. All are sent;

@@ -27,6 +27,8 @@ type FakeClient struct {
 	ResolveAgentFunc func(ctx context.Context, project, ref string) (*Agent, error)
 	// ListDeploymentMergeRequestsFunc implements ListDeploymentMergeRequests.
 	ListDeploymentMergeRequestsFunc func(ctx context.Context, project string, deploymentID int64, maxItems int) (*MergeRequestList, error)
+	// CurrentUserFunc implements CurrentUser.
+	CurrentUserFunc func(ctx context.Context) (string, error)
 }
 
 var _ Client = (*FakeClient)(nil)
@@ -96,6 +98,14 @@ func (f *FakeClient) ListDeploymentMergeRequests(ctx context.Context, project st
 		return nil, unexpected("ListDeploymentMergeRequests")
 	}
 	return f.ListDeploymentMergeRequestsFunc(ctx, project, deploymentID, maxItems)
+}
+
+// CurrentUser implements Client.
+func (f *FakeClient) CurrentUser(ctx context.Context) (string, error) {
+	if f.CurrentUserFunc == nil {
+		return "", unexpected("CurrentUser")
+	}
+	return f.CurrentUserFunc(ctx)
 }
 
 // unexpected returns a Terminal error naming the unset method.

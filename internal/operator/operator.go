@@ -70,6 +70,13 @@ type Options struct {
 	// AdoptAfter is how long after an unanswered POST its record is looked
 	// for in GitLab; zero means the GitLab request timeout plus 5s.
 	AdoptAfter time.Duration
+	// ClusterName names this cluster (--cluster-name): it replaces
+	// {cluster} in environment annotations and is recorded in
+	// status.cluster and the records' Events. Empty for none.
+	ClusterName string
+	// ShippedDelay is how long after a record's success the merge requests
+	// GitLab linked to it are read.
+	ShippedDelay time.Duration
 }
 
 // DefaultOptions returns the defaults of the manager's flags.
@@ -81,6 +88,7 @@ func DefaultOptions() Options {
 		CredentialsRetry: 2 * time.Minute,
 		CredentialsCache: 10 * time.Second,
 		GitLabRetry:      10 * time.Minute,
+		ShippedDelay:     30 * time.Second,
 		FinalizeTimeout:  10 * time.Minute,
 		Gate:             GateOptions{Webhooks: true, Polling: rollout.DefaultApprovalPolling},
 
@@ -121,6 +129,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		HistoryLimit:            opts.HistoryLimit,
 		APIReader:               mgr.GetAPIReader(),
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+		ClusterName:             opts.ClusterName,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the workload controller: %w", err)
 	}
@@ -142,6 +151,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		APIReader:        mgr.GetAPIReader(),
 		ApprovalPolling:  opts.Gate.Polling,
 		Triggers:         triggers,
+		ClusterName:      opts.ClusterName,
+		ShippedDelay:     opts.ShippedDelay,
 
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {

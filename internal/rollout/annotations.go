@@ -76,6 +76,37 @@ func SpecFromAnnotations(workload string, annotations map[string]string) (gitlab
 	return spec, nil
 }
 
+// ExpandCluster replaces the {cluster} placeholder in the environment and
+// the approval environment with the cluster's name. A placeholder with no
+// cluster name is an *InvalidSpecError (InvalidEnvironment, or
+// InvalidApproval for the approval environment): the rollout is not
+// recorded until the manager runs with --cluster-name.
+func ExpandCluster(spec *gitlabv1alpha1.GitLabDeploymentSpec, cluster string) error {
+	fields := []struct {
+		value      *string
+		annotation string
+		reason     string
+	}{{&spec.Environment, gitlabv1alpha1.AnnotationEnvironment, gitlabv1alpha1.ReasonInvalidEnvironment}}
+	if spec.Approval != nil {
+		fields = append(fields, struct {
+			value      *string
+			annotation string
+			reason     string
+		}{&spec.Approval.Environment, gitlabv1alpha1.AnnotationApproval, gitlabv1alpha1.ReasonInvalidApproval})
+	}
+	for _, f := range fields {
+		if !strings.Contains(*f.value, gitlabv1alpha1.ClusterPlaceholder) {
+			continue
+		}
+		if cluster == "" {
+			return invalid(f.reason, "%s names the environment %q with %s, but rollgate runs without --cluster-name",
+				f.annotation, Truncate(*f.value, 64), gitlabv1alpha1.ClusterPlaceholder)
+		}
+		*f.value = strings.ReplaceAll(*f.value, gitlabv1alpha1.ClusterPlaceholder, cluster)
+	}
+	return nil
+}
+
 // fieldLimits are the longest values the GitLabDeployment API accepts.
 var fieldLimits = []struct {
 	annotation, reason string

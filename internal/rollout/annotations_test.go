@@ -224,3 +224,25 @@ func TestRefsAndApprovalSettingsGitWouldRefuse(t *testing.T) {
 	spec.Ref, spec.Environment = "main", "bad|env"
 	g.Expect(ValidateSpec(&spec)).To(MatchError(ContainSubstring(gitlabv1alpha1.AnnotationEnvironment)))
 }
+
+func TestExpandCluster(t *testing.T) {
+	g := NewWithT(t)
+	spec := gitlabv1alpha1.GitLabDeploymentSpec{Environment: "production/{cluster}",
+		Approval: &gitlabv1alpha1.ApprovalGate{Environment: "approve-{cluster}"}}
+	g.Expect(ExpandCluster(&spec, "eu-1")).To(Succeed())
+	g.Expect(spec.Environment).To(Equal("production/eu-1"))
+	g.Expect(spec.Approval.Environment).To(Equal("approve-eu-1"))
+
+	plain := gitlabv1alpha1.GitLabDeploymentSpec{Environment: "production"}
+	g.Expect(ExpandCluster(&plain, "")).To(Succeed())
+	g.Expect(plain.Environment).To(Equal("production"))
+
+	missing := gitlabv1alpha1.GitLabDeploymentSpec{Environment: "production/{cluster}"}
+	err := ExpandCluster(&missing, "")
+	g.Expect(ReasonOf(err)).To(Equal(gitlabv1alpha1.ReasonInvalidEnvironment))
+	g.Expect(err).To(MatchError(ContainSubstring("--cluster-name")))
+	g.Expect(err).To(MatchError(ContainSubstring(gitlabv1alpha1.AnnotationEnvironment)))
+
+	approval := gitlabv1alpha1.GitLabDeploymentSpec{Environment: "production", Approval: &gitlabv1alpha1.ApprovalGate{Environment: "{cluster}"}}
+	g.Expect(ReasonOf(ExpandCluster(&approval, ""))).To(Equal(gitlabv1alpha1.ReasonInvalidApproval))
+}

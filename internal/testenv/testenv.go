@@ -238,6 +238,7 @@ func TestOptions() operator.Options {
 	opts.GitLabRetry = 2 * time.Second
 	opts.FinalizeTimeout = 10 * time.Second
 	opts.AdoptAfter = 2 * time.Second
+	opts.ShippedDelay = 0
 	opts.Gate.Webhooks = false
 	return opts
 }

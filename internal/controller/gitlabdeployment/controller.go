@@ -16,7 +16,8 @@ limitations under the License.
 
 // Package gitlabdeployment keeps each GitLabDeployment's GitLab record true
 // to its rollout and runs the approval gate. Reconcile is a short driver
-// over a list of phases (observe, validate, gate, record) that work on one
+// over a list of phases (validate, observe, gate, record, then the
+// environment's metadata and what the rollout shipped) that work on one
 // scope; conditions are computed once, at the end, in status.go.
 package gitlabdeployment
 
@@ -83,11 +84,20 @@ type Reconciler struct {
 	// MaxConcurrentReconciles is how many GitLabDeployments are reconciled
 	// at once; each is only ever reconciled by one worker at a time.
 	MaxConcurrentReconciles int
+	// ClusterName is the --cluster-name of this rollgate, recorded in the
+	// status of the records it makes and in their Events; optional.
+	ClusterName string
+	// ShippedDelay is how long after a record's success its merge requests
+	// are read: GitLab links them in a background job after the success.
+	ShippedDelay time.Duration
 	// Triggers, when set, carries GitLabDeployments to reconcile at once,
 	// e.g. on a GitLab webhook.
 	Triggers <-chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment]
 
 	written writtenObjects
+	// retries holds when the environment and shipped phases may next ask
+	// GitLab after a failure.
+	retries retryTimes
 }
 
 // +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments,verbs=get;list;watch;update;patch
@@ -113,6 +123,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Get(ctx, req.NamespacedName, cached); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.written.forget(req.NamespacedName)
+			r.retries.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -127,7 +138,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.ensureFinalizer(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
-	phases := []phase{r.reconcileValidation, r.reconcileObservation, r.reconcileGate, r.reconcileRecord}
+	phases := []phase{r.reconcileValidation, r.reconcileObservation, r.reconcileGate, r.reconcileRecord,
+		r.reconcileEnvironment, r.reconcileShipped}
 	result, err := r.doReconcile(ctx, s, phases)
 	if !apierrors.IsConflict(err) {
 		return result, err

@@ -49,3 +49,11 @@ func (r *Reconciler) tellDeployment(deploy *appsv1.Deployment, gld *gitlabv1alph
 		r.Recorder.Eventf(deploy, gld, eventType, reason, action, "%s", note(format, args...))
 	}
 }
+
+// fromCluster names this rollgate's cluster in an Event note.
+func (r *Reconciler) fromCluster() string {
+	if r.ClusterName == "" {
+		return ""
+	}
+	return " (cluster " + r.ClusterName + ")"
+}

@@ -130,7 +130,7 @@ func TestCredentialProblemsAreNamedAndRecoverWhenFixed(t *testing.T) {
 	})
 	t.Run("secret without token", func(t *testing.T) {
 		ns := newNamespace(t)
-		writeSecret(t, ns, "gitlab", "https://gitlab.example.com", "")
+		writeSecret(t, ns, "https://gitlab.example.com", "")
 		d := newDeployment(t, ns, "web", nil)
 		setStatus(t, d, progressing)
 		expectProblem(t, ns, gitlabv1alpha1.ReasonCredentialsInvalid, true)

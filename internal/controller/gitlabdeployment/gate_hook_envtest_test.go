@@ -67,7 +67,7 @@ func hookedGitLab(t *testing.T, ns, hookURL string, opts ...gitlabtest.Option) *
 	f := &gitlabFixture{Server: srv, project: "group/app"}
 	protectWithApprovers(t, f, "alice")
 	g.Expect(srv.AddHook(gitlabtest.HookSpec{Project: f.project, URL: hookURL, Token: hookToken})).To(Succeed())
-	writeSecret(t, ns, "gitlab", srv.URL, testToken)
+	writeSecret(t, ns, srv.URL, testToken)
 	return f
 }
 

@@ -37,6 +37,7 @@ func TestGitLabDeploymentStatusReadsRightToKstatus(t *testing.T) {
 		target  rollout.State
 		problem problem
 		record  string
+		env     *environmentDecision
 		want    kstatus.Status
 	}{
 		{name: "succeeded", target: rollout.StateComplete, record: "success", want: kstatus.CurrentStatus},
@@ -48,6 +49,8 @@ func TestGitLabDeploymentStatusReadsRightToKstatus(t *testing.T) {
 			want: kstatus.FailedStatus},
 		{name: "failed", target: rollout.StateDeadlineExceeded, record: "failed", want: kstatus.FailedStatus},
 		{name: "canceled", target: rollout.StateSuperseded, record: "canceled", want: kstatus.CurrentStatus},
+		{name: "succeeded, environment metadata not synced", target: rollout.StateComplete, record: "success",
+			env: &environmentDecision{problem: problem{reason: "AgentNotFound", message: "no agent"}}, want: kstatus.CurrentStatus},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,7 +58,10 @@ func TestGitLabDeploymentStatusReadsRightToKstatus(t *testing.T) {
 			gld := stepRollout(stepDeployment(nil), nil)
 			gld.APIVersion, gld.Kind = gitlabv1alpha1.GroupVersion.String(), "GitLabDeployment"
 			gld.Status.Record.Status = tc.record
-			summarize(&scope{gld: gld, target: tc.target, problem: tc.problem, synced: true, now: time.Now()})
+			summarize(&scope{gld: gld, target: tc.target, problem: tc.problem, synced: true, now: time.Now(), environment: tc.env})
+			if tc.env != nil {
+				g.Expect(gld.Status.Conditions).To(ContainElement(HaveField("Type", gitlabv1alpha1.ConditionEnvironmentSynced)))
+			}
 			obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(gld)
 			g.Expect(err).NotTo(HaveOccurred())
 			res, err := kstatus.Compute(&unstructured.Unstructured{Object: obj})

@@ -73,13 +73,14 @@ func newGitLabServer(t *testing.T, ns string, srvOpts []gitlabtest.Option, opts 
 	}
 	_, err = srv.AddProject(spec)
 	g.Expect(err).NotTo(HaveOccurred())
-	writeSecret(t, ns, "gitlab", srv.URL, testToken)
+	writeSecret(t, ns, srv.URL, testToken)
 	return &gitlabFixture{Server: srv, project: "group/app"}
 }
 
-func writeSecret(t *testing.T, ns, name, url, token string) {
+// writeSecret writes the credentials Secret "gitlab" of a namespace.
+func writeSecret(t *testing.T, ns, url, token string) {
 	t.Helper()
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gitlab"},
 		StringData: map[string]string{"url": url, "token": token}}
 	NewWithT(t).Expect(k8sClient.Create(context.Background(), secret)).To(Succeed())
 }

@@ -143,7 +143,8 @@ func (r *Reconciler) send(ctx context.Context, s *scope, gl gitlab.Client, actio
 	s.gld.Status.Record.Intent = ""
 	s.gld.Status.Record.IntentTime = nil
 	if action.Create {
-		r.normal(s.gld, "RecordCreated", "Create", "Created GitLab deployment #%d in %s with status %s", d.IID, spec.Environment, d.Status)
+		r.normal(s.gld, "RecordCreated", "Create", "Created GitLab deployment #%d in %s with status %s%s",
+			d.IID, spec.Environment, d.Status, r.fromCluster())
 	} else {
 		r.normal(s.gld, "RecordUpdated", "Update", "Marked GitLab deployment #%d %s", d.IID, d.Status)
 	}
@@ -159,6 +160,8 @@ func (r *Reconciler) send(ctx context.Context, s *scope, gl gitlab.Client, actio
 func (r *Reconciler) writeIntent(ctx context.Context, s *scope, status string) error {
 	rec := &s.gld.Status.Record
 	rec.Intent = status
+	// The cluster that makes the record says so with it.
+	s.gld.Status.Cluster = r.ClusterName
 	now := metav1.NewTime(s.now)
 	rec.IntentTime = &now
 	return r.checkpoint(ctx, s)
@@ -204,9 +207,11 @@ func (r *Reconciler) writeStatus(ctx context.Context, s *scope) error {
 }
 
 // adopt looks for the record of this rollout among the environment's newest
-// deployments: one created through the API for the same sha and ref, no
-// earlier than the intent (or, for a rollout first seen complete, a record
-// still running), and not already the record of another rollout.
+// deployments: one created through the API by the token's own user for the
+// same sha and ref, no earlier than the intent (or, for a rollout first
+// seen complete, a record still running), and not already the record of
+// another rollout. A record made by another user is another cluster's (each
+// cluster has a token of its own) and is never taken.
 func (r *Reconciler) adopt(ctx context.Context, s *scope, gl gitlab.Client) error {
 	spec := &s.gld.Spec
 	list, err := gl.ListDeployments(ctx, spec.Project, gitlab.ListOptions{
@@ -219,6 +224,7 @@ func (r *Reconciler) adopt(ctx context.Context, s *scope, gl gitlab.Client) erro
 		return err
 	}
 	rec := &s.gld.Status.Record
+	me := ""
 	for i := range list {
 		d := &list[i]
 		if d.SHA != spec.SHA || d.Ref != spec.Ref || d.Deployable != nil || taken[d.ID] {
@@ -230,8 +236,18 @@ func (r *Reconciler) adopt(ctx context.Context, s *scope, gl gitlab.Client) erro
 		if rec.IntentTime == nil && d.Status != gitlab.StatusRunning {
 			continue
 		}
+		if me == "" {
+			if me, err = gl.CurrentUser(ctx); err != nil {
+				return err
+			}
+		}
+		if d.User != me {
+			continue
+		}
 		setRecord(s, d)
-		r.normal(s.gld, "RecordAdopted", "Adopt", "Adopted GitLab deployment #%d (%s) instead of creating another", d.IID, d.Status)
+		s.gld.Status.Cluster = r.ClusterName
+		r.normal(s.gld, "RecordAdopted", "Adopt", "Adopted GitLab deployment #%d (%s) instead of creating another%s",
+			d.IID, d.Status, r.fromCluster())
 		return nil
 	}
 	return nil

@@ -60,6 +60,9 @@ type scope struct {
 	// approved is the Approved condition this reconcile decided; nil
 	// leaves the condition as it was.
 	approved *metav1.Condition
+	// environment is what the environment phase decided; nil leaves the
+	// EnvironmentSynced condition as it was.
+	environment *environmentDecision
 }
 
 // observed is what one reconcile read; each is read at most once.

@@ -30,6 +30,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/environment"
 	"github.com/rollgate/rollgate/internal/rollout"
 )
 
@@ -96,6 +97,7 @@ func summarize(s *scope) {
 	setReconcilingCondition(gld, s.problem)
 	setRecordSyncedCondition(gld, s.problem)
 	setReadyCondition(gld, s.problem)
+	setEnvironmentSyncedCondition(gld, s.environment)
 	gld.Status.ObservedGeneration = gld.Generation
 }
 
@@ -186,6 +188,27 @@ func setReadyCondition(gld *gitlabv1alpha1.GitLabDeployment, p problem) {
 		setCondition(gld, gitlabv1alpha1.ConditionReady, metav1.ConditionFalse, gitlabv1alpha1.ReasonFailed, failedMessage(gld))
 	default:
 		setCondition(gld, gitlabv1alpha1.ConditionReady, metav1.ConditionTrue, string(gld.Status.Phase), recordMessage(gld))
+	}
+}
+
+// setEnvironmentSyncedCondition: True when the GitLab environment has what
+// the environment annotations ask for; False with the reason it has not,
+// or EnvironmentConflict when values someone else set were kept. Absent
+// without environment annotations. It is not part of Ready: the record is
+// true to the rollout whatever the environment's metadata says.
+func setEnvironmentSyncedCondition(gld *gitlabv1alpha1.GitLabDeployment, d *environmentDecision) {
+	switch {
+	case d == nil:
+	case d.absent:
+		apimeta.RemoveStatusCondition(&gld.Status.Conditions, gitlabv1alpha1.ConditionEnvironmentSynced)
+	case d.problem.reason != "":
+		setCondition(gld, gitlabv1alpha1.ConditionEnvironmentSynced, metav1.ConditionFalse, d.problem.reason, d.problem.message)
+	case gld.Status.Environment != nil && len(gld.Status.Environment.Conflicts) > 0:
+		setCondition(gld, gitlabv1alpha1.ConditionEnvironmentSynced, metav1.ConditionFalse, gitlabv1alpha1.ReasonEnvironmentConflict,
+			environment.ConflictMessage(gld.Status.Environment.Conflicts))
+	default:
+		setCondition(gld, gitlabv1alpha1.ConditionEnvironmentSynced, metav1.ConditionTrue, gitlabv1alpha1.ReasonEnvironmentSynced,
+			fmt.Sprintf("The GitLab environment %s has what the environment annotations ask for", gld.Spec.Environment))
 	}
 }
 

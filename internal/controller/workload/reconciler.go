@@ -60,6 +60,8 @@ type Reconciler struct {
 	APIReader client.Reader
 	// MaxConcurrentReconciles is how many Deployments are looked at at once.
 	MaxConcurrentReconciles int
+	// ClusterName replaces {cluster} in the environment annotations.
+	ClusterName string
 }
 
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
@@ -138,6 +140,9 @@ func (r *Reconciler) reader() client.Reader {
 // newRollout builds the GitLabDeployment of the Deployment's current template.
 func (r *Reconciler) newRollout(deploy *appsv1.Deployment, hash string, rollouts []gitlabv1alpha1.GitLabDeployment) (*gitlabv1alpha1.GitLabDeployment, error) {
 	spec, specErr := rollout.SpecFromAnnotations(deploy.Name, deploy.Annotations)
+	if err := rollout.ExpandCluster(&spec, r.ClusterName); err != nil && specErr == nil {
+		specErr = err
+	}
 	spec.PodTemplateHash = hash
 	// The Deployment's generation numbers its rollouts: every new pod
 	// template raises it, and it is known before any rollout is listed.

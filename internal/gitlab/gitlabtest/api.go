@@ -26,6 +26,8 @@ const (
 	// Cluster agents API.
 	EndpointAgentList = "GET /projects/:id/cluster_agents"
 	EndpointAgentGet  = "GET /projects/:id/cluster_agents/:agent_id"
+	// Users API.
+	EndpointCurrentUser = "GET /user"
 	// EndpointUnknown names any request GitLab has no route for.
 	EndpointUnknown = "UNKNOWN"
 )
@@ -45,6 +47,9 @@ type route struct {
 func matchRoute(method, path string) route {
 	if method == http.MethodHead {
 		method = http.MethodGet
+	}
+	if strings.Trim(path, "/") == "user" && method == http.MethodGet {
+		return route{endpoint: EndpointCurrentUser}
 	}
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	if len(segs) < 3 || segs[0] != "projects" || segs[1] == "" {
@@ -142,6 +147,14 @@ var handlers = map[string]handler{
 	EndpointEnvironmentStop:   (*Fake).stopEnvironment,
 	EndpointAgentList:         (*Fake).listAgents,
 	EndpointAgentGet:          (*Fake).getAgent,
+	EndpointCurrentUser:       (*Fake).currentUser,
+}
+
+// currentUser is GET /user: the authenticated user (API::Users). A CI job
+// token is not accepted on this route.
+func (f *Fake) currentUser(c *call) *apiError {
+	writeJSON(c.w, http.StatusOK, userFull(c.who.user, c.base))
+	return nil
 }
 
 // serveAPI serves one REST request; the caller has applied faults and

@@ -10,12 +10,13 @@
 // GitLab's validations of name, tier, external_url, cluster_agent_id,
 // kubernetes_namespace, flux_resource_path and description, its tier
 // guess, and its permissions; the cluster agents list and get routes
-// (/projects/:id/cluster_agents...); and it links merge requests to a
-// deployment when it succeeds, as Deployments::LinkMergeRequestsService
-// does. The fake has no git graph: a project's branches carry an ordered
-// first-parent history (ProjectSpec.History, PushCommits), and the commit
-// range since the environment's previous successful deployment is read
-// from it (see commitsBetween).
+// (/projects/:id/cluster_agents...); GET /user, the token's user; and it
+// links merge requests to a deployment when it succeeds, as
+// Deployments::LinkMergeRequestsService does. The fake has no git graph:
+// a project's branches carry an ordered first-parent history
+// (ProjectSpec.History, PushCommits), and the commit range since the
+// environment's previous successful deployment is read from it (see
+// commitsBetween).
 //
 // Use NewServer in tests (it listens on a loopback port like
 // httptest.Server) or NewHandler to serve the fake from any http.Server, as
