@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -59,9 +58,13 @@ func (e *benchEnv) seedRollout(ctx context.Context, d *appsv1.Deployment, n, rev
 	gld := &gitlabv1alpha1.GitLabDeployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: d.Namespace, Name: d.Name + "-" + spec.PodTemplateHash,
-			Labels:      map[string]string{gitlabv1alpha1.LabelWorkload: d.Name},
-			Annotations: map[string]string{gitlabv1alpha1.AnnotationRevision: strconv.Itoa(rev)},
-			Finalizers:  []string{gitlabv1alpha1.FinalizerRecord},
+			Labels: map[string]string{gitlabv1alpha1.LabelWorkload: d.Name},
+			// No revision: rollgate numbers a rollout with its Deployment's
+			// generation, and this Deployment was created once, with its
+			// current template (generation 1); numbers 1 to n would make
+			// the seed newer than the current rollout. Without one, the
+			// creation time orders them: the seed is older.
+			Finalizers: []string{gitlabv1alpha1.FinalizerRecord},
 		},
 		Spec: spec,
 	}
