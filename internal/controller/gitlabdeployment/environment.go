@@ -99,8 +99,7 @@ func (r *Reconciler) reconcileEnvironment(ctx context.Context, s *scope) (ctrl.R
 // current reports whether this is the rollout the Deployment shows and its
 // record exists in GitLab.
 func current(s *scope) bool {
-	state := s.observed.state
-	return s.gld.Status.Record.ID != 0 && state != "" && state != rollout.StateSuperseded && state != rollout.StateGone
+	return s.gld.Status.Record.ID != 0 && s.observed.current
 }
 
 // inheritEnvironment starts a rollout's status.environment from the newest

@@ -87,6 +87,7 @@ func (r *Reconciler) reconcileObservation(ctx context.Context, s *scope) (ctrl.R
 	// is the Deployment's current one; a superseded rollout keeps what was
 	// seen of it, even when its remembered end stands in for its state.
 	observeRollout(gld, deploy, state, s.now)
+	s.observed.current = state != rollout.StateSuperseded && state != rollout.StateGone
 	state = rollout.Remembered(state, &gld.Status)
 	s.observed.state, s.target = state, state
 	return ctrl.Result{}, nil

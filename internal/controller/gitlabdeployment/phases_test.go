@@ -302,3 +302,40 @@ func TestWrittenCopyStandsInOnlyForAnOlderCache(t *testing.T) {
 	_, known = w.current(gld.DeepCopy())
 	g.Expect(known).To(BeFalse(), "forgotten once the cache caught up")
 }
+
+// Only the rollout the Deployment shows keeps its GitLab environment's
+// metadata up to date: a superseded one that succeeded (its state is then
+// remembered as complete) asks GitLab nothing, whatever the annotations.
+func TestOnlyTheCurrentRolloutSyncsTheEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		superseded bool
+	}{{"current", false}, {"superseded after its success", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			withTier := func(d *appsv1.Deployment) {
+				d.Annotations = map[string]string{gitlabv1alpha1.AnnotationTier: "production"}
+				complete(d)
+				if tc.superseded {
+					d.Spec.Template.Spec.Containers[0].Image = "app:2"
+				}
+			}
+			gld := stepRollout(stepDeployment(nil), func(gld *gitlabv1alpha1.GitLabDeployment) {
+				gld.Status.Phase = gitlabv1alpha1.PhaseSucceeded
+				gld.Status.Record = gitlabv1alpha1.GitLabRecord{ID: 100, IID: 7, Status: gitlab.StatusSuccess}
+			})
+			calls := &gitlabCalls{}
+			r := stepReconciler(calls, stepDeployment(withTier), gld)
+			s := runPhases(t, r, gld)
+			_, err := r.reconcileEnvironment(context.Background(), s)
+			g.Expect(err).NotTo(HaveOccurred())
+			if tc.superseded {
+				g.Expect(s.environment).To(BeNil(), "a superseded rollout leaves the environment alone")
+			} else {
+				// The step client answers no environment request: the phase
+				// tried, and says so.
+				g.Expect(s.environment).NotTo(BeNil())
+			}
+		})
+	}
+}

@@ -69,6 +69,10 @@ type scope struct {
 type observed struct {
 	// state is what the Deployment shows about this rollout.
 	state rollout.State
+	// current: this is the rollout the Deployment shows, not one it
+	// superseded or one whose Deployment is gone (state may then hold
+	// how the rollout ended).
+	current bool
 	// deploy is the Deployment; nil when it does not exist.
 	deploy     *appsv1.Deployment
 	deployRead bool
