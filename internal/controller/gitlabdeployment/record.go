@@ -142,6 +142,11 @@ func (r *Reconciler) send(ctx context.Context, s *scope, gl gitlab.Client, actio
 	setRecord(s, d)
 	s.gld.Status.Record.Intent = ""
 	s.gld.Status.Record.IntentTime = nil
+	// GitLab's answer is the truth now: the status that records it is
+	// written whatever else changed the object meanwhile (the garbage
+	// collector marking it deleted, say), not dropped on a conflict and
+	// sent again by the next reconcile.
+	s.fresh = true
 	if action.Create {
 		r.normal(s.gld, "RecordCreated", "Create", "Created GitLab deployment #%d in %s with status %s%s",
 			d.IID, spec.Environment, d.Status, r.fromCluster())
