@@ -24,6 +24,12 @@ const (
 	// LabelWorkload carries the name of the recorded Deployment (cut to 63
 	// bytes), for selectors.
 	LabelWorkload = "gitlab.rollgate.dev/deployment"
+	// LabelSettled marks a GitLabDeployment of the history that can no
+	// longer change: superseded, its record finished, nothing left to read.
+	// rollgate leaves such rollouts out of its cache and stops watching
+	// them; their record finalizer is removed with the label, as there is
+	// nothing left to cancel.
+	LabelSettled = "gitlab.rollgate.dev/settled"
 	// AnnotationRevision orders the rollouts of one Deployment: the workload
 	// controller numbers the GitLabDeployments it creates 1, 2, 3, ...
 	AnnotationRevision = "gitlab.rollgate.dev/revision"

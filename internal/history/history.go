@@ -15,7 +15,8 @@ limitations under the License.
 */
 
 // Package history lists the rollouts (GitLabDeployments) of a Deployment,
-// oldest first, from the manager's cache through a field index.
+// oldest first: the ones rollgate still watches from the manager's cache
+// through a field index (Of), the whole history from the API server (Live).
 package history
 
 import (
@@ -41,7 +42,9 @@ func SetupIndex(ctx context.Context, mgr ctrl.Manager) error {
 }
 
 // Of lists the rollouts of a Deployment from a cache with the index,
-// oldest first.
+// oldest first. The manager's cache leaves the settled history out
+// (rollout.Settled): what it returns is the newest rollout and those that
+// can still change.
 func Of(ctx context.Context, c client.Reader, namespace, workload string) ([]gitlabv1alpha1.GitLabDeployment, error) {
 	var list gitlabv1alpha1.GitLabDeploymentList
 	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{workloadIndex: workload}); err != nil {
@@ -49,4 +52,22 @@ func Of(ctx context.Context, c client.Reader, namespace, workload string) ([]git
 	}
 	slices.SortFunc(list.Items, rollout.Compare)
 	return list.Items, nil
+}
+
+// Live lists every rollout of a Deployment, the settled history included,
+// from the API server (one list, selected by the workload label), oldest
+// first. It is for the rare decision that needs the whole history: a new
+// rollout's name and pruning, a template approved or declined before, the
+// template to restore after a rejection.
+func Live(ctx context.Context, c client.Reader, namespace, workload string) ([]gitlabv1alpha1.GitLabDeployment, error) {
+	var list gitlabv1alpha1.GitLabDeploymentList
+	if err := c.List(ctx, &list, client.InNamespace(namespace),
+		client.MatchingLabels{gitlabv1alpha1.LabelWorkload: rollout.LabelValue(workload)}); err != nil {
+		return nil, err
+	}
+	items := slices.DeleteFunc(list.Items, func(gld gitlabv1alpha1.GitLabDeployment) bool {
+		return gld.Spec.WorkloadRef.Name != workload
+	})
+	slices.SortFunc(items, rollout.Compare)
+	return items, nil
 }

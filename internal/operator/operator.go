@@ -28,7 +28,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -107,12 +109,19 @@ func NewScheme() *runtime.Scheme {
 // CacheOptions keeps the informer cache to what the controllers read:
 // managed fields are dropped from every object; a Deployment that does not
 // opt in is kept as a stub, and one that does without its pod template
-// (rollout.TrimForCache). Secrets are never cached: they are read on demand
-// through the manager's API reader.
+// (rollout.TrimForCache); the settled history of GitLabDeployments (the
+// settled label) is left out, and read from the API server where a
+// decision needs it (history.Live). Secrets are never cached: they are read
+// on demand through the manager's API reader.
 func CacheOptions() cache.Options {
+	unsettled, err := labels.NewRequirement(gitlabv1alpha1.LabelSettled, selection.DoesNotExist, nil)
+	utilruntime.Must(err)
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject:         map[client.Object]cache.ByObject{&appsv1.Deployment{}: {Transform: rollout.TrimForCache}},
+		ByObject: map[client.Object]cache.ByObject{
+			&appsv1.Deployment{}:               {Transform: rollout.TrimForCache},
+			&gitlabv1alpha1.GitLabDeployment{}: {Label: labels.NewSelector().Add(*unsettled)},
+		},
 	}
 }
 

@@ -110,6 +110,21 @@ func Watched(gld *gitlabv1alpha1.GitLabDeployment, newest bool, currentHash stri
 	return st.Record.ID == 0 && (st.Phase == gitlabv1alpha1.PhaseSucceeded || st.Phase == gitlabv1alpha1.PhaseFailed)
 }
 
+// Settled reports whether a rollout that is not its Deployment's newest can
+// leave rollgate's watch for good: it is not watched (Watched), its approval
+// was not declined (a declined template applied again stays held by it),
+// and it is not being deleted. currentHash is the Deployment's current pod
+// template hash.
+func Settled(gld *gitlabv1alpha1.GitLabDeployment, currentHash string) bool {
+	return gld.DeletionTimestamp.IsZero() && !Declined(gld) && !Watched(gld, false, currentHash)
+}
+
+// IsSettled reports whether a rollout carries the settled label.
+func IsSettled(gld *gitlabv1alpha1.GitLabDeployment) bool {
+	_, ok := gld.Labels[gitlabv1alpha1.LabelSettled]
+	return ok
+}
+
 // Succeeded reports whether a rollout ran to completion.
 func Succeeded(gld *gitlabv1alpha1.GitLabDeployment) bool {
 	return gld.Status.Phase == gitlabv1alpha1.PhaseSucceeded || gld.Status.Record.Status == gitlab.StatusSuccess

@@ -56,7 +56,7 @@ import (
 // (validating).
 func SetupDeploymentGateWebhook(mgr ctrl.Manager, username string) error {
 	return ctrl.NewWebhookManagedBy(mgr, &appsv1.Deployment{}).
-		WithDefaulter(&DeploymentHolder{Reader: mgr.GetClient(), Username: username}).
+		WithDefaulter(&DeploymentHolder{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Username: username}).
 		WithValidator(&DeploymentGuard{Username: username}).
 		Complete()
 }
@@ -64,8 +64,12 @@ func SetupDeploymentGateWebhook(mgr ctrl.Manager, username string) error {
 // DeploymentHolder pauses a gated Deployment whose pod template changes to
 // one that is not approved, before the Deployment controller sees it.
 type DeploymentHolder struct {
-	// Reader lists GitLabDeployments (the manager's cache).
+	// Reader lists GitLabDeployments (the manager's cache, which leaves
+	// the settled history out).
 	Reader client.Reader
+	// APIReader lists the whole history from the API server when the
+	// cached rollouts do not approve a template; Reader is used if nil.
+	APIReader client.Reader
 	// Username is rollgate's own user, whose writes are never held.
 	Username string
 }
@@ -102,11 +106,11 @@ func (h *DeploymentHolder) Default(ctx context.Context, deploy *appsv1.Deploymen
 		}
 		return nil
 	}
-	rollouts, err := history.Of(ctx, h.Reader, deploy.Namespace, deploy.Name)
+	approved, err := h.approved(ctx, deploy, hash)
 	if err != nil {
 		return err
 	}
-	if rollout.TemplateApproved(rollouts, hash) {
+	if approved {
 		if old != nil && rollout.Held(old) {
 			rollout.Release(deploy)
 		}
@@ -116,6 +120,24 @@ func (h *DeploymentHolder) Default(ctx context.Context, deploy *appsv1.Deploymen
 	logf.FromContext(ctx).Info("Held an unapproved pod template", "deployment", deploy.Name,
 		"namespace", deploy.Namespace, "podTemplateHash", hash, "user", req.UserInfo.Username)
 	return nil
+}
+
+// approved reports whether a rollout of the Deployment had this template
+// approved: the watched rollouts from the cache first, then the settled
+// history from the API server.
+func (h *DeploymentHolder) approved(ctx context.Context, deploy *appsv1.Deployment, hash string) (bool, error) {
+	rollouts, err := history.Of(ctx, h.Reader, deploy.Namespace, deploy.Name)
+	if err != nil || rollout.TemplateApproved(rollouts, hash) {
+		return err == nil, err
+	}
+	live := h.APIReader
+	if live == nil {
+		live = h.Reader
+	}
+	if rollouts, err = history.Live(ctx, live, deploy.Namespace, deploy.Name); err != nil {
+		return false, err
+	}
+	return rollout.TemplateApproved(rollouts, hash), nil
 }
 
 // signBypass records who set the bypass annotation, as the API server

@@ -58,13 +58,14 @@ func (e *benchEnv) seedRollout(ctx context.Context, d *appsv1.Deployment, n, rev
 	gld := &gitlabv1alpha1.GitLabDeployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: d.Namespace, Name: d.Name + "-" + spec.PodTemplateHash,
-			Labels: map[string]string{gitlabv1alpha1.LabelWorkload: d.Name},
+			// As rollgate leaves a superseded rollout with nothing left to
+			// do: settled, without the record finalizer.
+			Labels: map[string]string{gitlabv1alpha1.LabelWorkload: d.Name, gitlabv1alpha1.LabelSettled: "true"},
 			// No revision: rollgate numbers a rollout with its Deployment's
 			// generation, and this Deployment was created once, with its
 			// current template (generation 1); numbers 1 to n would make
 			// the seed newer than the current rollout. Without one, the
 			// creation time orders them: the seed is older.
-			Finalizers: []string{gitlabv1alpha1.FinalizerRecord},
 		},
 		Spec: spec,
 	}

@@ -139,7 +139,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, err
 	}
 	phases := []phase{r.reconcileValidation, r.reconcileObservation, r.reconcileGate, r.reconcileRecord,
-		r.reconcileEnvironment, r.reconcileShipped}
+		r.reconcileEnvironment, r.reconcileShipped, r.reconcileSettlement}
 	result, err := r.doReconcile(ctx, s, phases)
 	if !apierrors.IsConflict(err) {
 		return result, err
@@ -232,7 +232,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&gitlabv1alpha1.GitLabDeployment{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfDeployment))
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfDeployment)).
+		Watches(&gitlabv1alpha1.GitLabDeployment{}, handler.EnqueueRequestsFromMapFunc(r.settleableBefore))
 	if r.Triggers != nil {
 		b = b.WatchesRawSource(source.Channel(r.Triggers,
 			&handler.TypedEnqueueRequestForObject[*gitlabv1alpha1.GitLabDeployment]{}))
@@ -243,7 +244,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // rolloutsOfDeployment maps a Deployment to the rollouts whose record can
-// still change; the settled history is left alone.
+// still change, and those ready to settle; the settled history is not in
+// the cache.
 func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object) []reconcile.Request {
 	rollouts, err := history.Of(ctx, r.Client, obj.GetNamespace(), obj.GetName())
 	if err != nil {
@@ -254,8 +256,12 @@ func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object
 	if deploy, ok := obj.(*appsv1.Deployment); ok {
 		hash = rollout.CurrentHash(deploy)
 	}
+	deploy, _ := obj.(*appsv1.Deployment)
+	now := r.now()
 	for i := range rollouts {
-		if !rollout.Watched(&rollouts[i], i == len(rollouts)-1, hash) {
+		// A rollout with nothing left to do gets one more reconcile, to
+		// settle (settleable).
+		if !rollout.Watched(&rollouts[i], i == len(rollouts)-1, hash) && !settleable(&rollouts[i], deploy, rollouts, now) {
 			continue
 		}
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rollouts[i])})

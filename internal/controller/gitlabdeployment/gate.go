@@ -80,22 +80,39 @@ func (r *Reconciler) reconcileGate(ctx context.Context, s *scope) (ctrl.Result, 
 func (r *Reconciler) startGate(ctx context.Context, s *scope) (bool, error) {
 	now := metav1.NewTime(s.now)
 	s.gld.Status.Approval = &gitlabv1alpha1.ApprovalStatus{State: gitlabv1alpha1.ApprovalAwaiting, RequestedAt: &now}
-	rollouts, err := r.rollouts(ctx, s)
+	approved, err := r.approvedBefore(ctx, s)
 	if err != nil {
 		return false, err
 	}
-	others := make([]gitlabv1alpha1.GitLabDeployment, 0, len(rollouts))
-	for i := range rollouts {
-		if rollouts[i].UID != s.gld.UID {
-			others = append(others, rollouts[i])
-		}
-	}
-	if !rollout.TemplateApproved(others, s.gld.Status.PodTemplateHash) {
+	if !approved {
 		r.normal(s.gld, gitlabv1alpha1.ReasonAwaitingApproval, "Hold", "Holding pod template %s until GitLab approves it", s.gld.Status.PodTemplateHash)
 		return false, nil
 	}
 	r.decide(s, gitlabv1alpha1.ApprovalApproved, gitlabv1alpha1.ReasonPreviouslyApproved, "This pod template was approved before")
 	return true, r.keepReleased(ctx, s)
+}
+
+// approvedBefore reports whether another rollout of the Deployment had this
+// rollout's template approved (or bypassed, or rolled out before the gate):
+// the watched rollouts first, the settled history from the API server
+// when they do not say so.
+func (r *Reconciler) approvedBefore(ctx context.Context, s *scope) (bool, error) {
+	for _, read := range []func(context.Context, *scope) ([]gitlabv1alpha1.GitLabDeployment, error){r.rollouts, r.liveHistory} {
+		rollouts, err := read(ctx, s)
+		if err != nil {
+			return false, err
+		}
+		others := make([]gitlabv1alpha1.GitLabDeployment, 0, len(rollouts))
+		for i := range rollouts {
+			if rollouts[i].UID != s.gld.UID {
+				others = append(others, rollouts[i])
+			}
+		}
+		if rollout.TemplateApproved(others, s.gld.Status.PodTemplateHash) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // decide settles the approval and its condition.

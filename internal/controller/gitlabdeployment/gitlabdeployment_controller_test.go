@@ -18,6 +18,7 @@ package gitlabdeployment_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
+	"github.com/rollgate/rollgate/internal/rollout"
 )
 
 const settle = 15 * time.Second
@@ -194,6 +196,14 @@ func TestHistoryIsBounded(t *testing.T) {
 		var list gitlabv1alpha1.GitLabDeploymentList
 		g.Expect(k8sClient.List(context.Background(), &list, client.InNamespace(ns))).To(Succeed())
 		g.Expect(list.Items).To(HaveLen(testHistoryLimit))
+		// The history leaves the watch: every rollout but the newest is
+		// settled, with no finalizer left to hold its deletion.
+		slices.SortFunc(list.Items, rollout.Compare)
+		for i, gld := range list.Items {
+			newest := i == len(list.Items)-1
+			g.Expect(rollout.IsSettled(&gld)).To(Equal(!newest), "%s", gld.Name)
+			g.Expect(gld.Finalizers).To(Equal(map[bool][]string{true: {gitlabv1alpha1.FinalizerRecord}, false: nil}[newest]), "%s", gld.Name)
+		}
 	}, settle).Should(Succeed())
 	g.Expect(gl.statuses(g, "staging")).To(HaveLen(testHistoryLimit+2), "GitLab keeps every record")
 }

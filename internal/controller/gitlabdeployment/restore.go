@@ -86,9 +86,10 @@ func (r *Reconciler) reject(ctx context.Context, s *scope) error {
 }
 
 // lastApprovedTemplate returns the template of the newest earlier rollout
-// that succeeded, from its ReplicaSet, without the pod-template-hash label.
+// that succeeded (settled ones included), from its ReplicaSet, without the
+// pod-template-hash label.
 func (r *Reconciler) lastApprovedTemplate(ctx context.Context, s *scope) (*corev1.PodTemplateSpec, string, error) {
-	rollouts, err := r.rollouts(ctx, s)
+	rollouts, err := r.liveHistory(ctx, s)
 	if err != nil {
 		return nil, "", err
 	}

@@ -63,6 +63,9 @@ type scope struct {
 	// environment is what the environment phase decided; nil leaves the
 	// EnvironmentSynced condition as it was.
 	environment *environmentDecision
+	// settle: the rollout is superseded; once its status is written it
+	// leaves the watch if it has nothing left to do (settle).
+	settle bool
 }
 
 // observed is what one reconcile read; each is read at most once.
@@ -79,6 +82,10 @@ type observed struct {
 	// rollouts are the Deployment's rollouts, oldest first.
 	rollouts     []gitlabv1alpha1.GitLabDeployment
 	rolloutsRead bool
+	// history is the whole history from the API server, settled rollouts
+	// included, oldest first; read only when a decision needs it.
+	history     []gitlabv1alpha1.GitLabDeployment
+	historyRead bool
 	// gl is the GitLab client of the credentials, glErr why there is none.
 	gl      gitlab.Client
 	glErr   error
@@ -148,7 +155,8 @@ func (r *Reconciler) deployment(ctx context.Context, s *scope) (*appsv1.Deployme
 	return deploy, nil
 }
 
-// rollouts lists the Deployment's rollouts once per reconcile.
+// rollouts lists the Deployment's watched rollouts (the newest, and those
+// that can still change) from the cache, once per reconcile.
 func (r *Reconciler) rollouts(ctx context.Context, s *scope) ([]gitlabv1alpha1.GitLabDeployment, error) {
 	if s.observed.rolloutsRead {
 		return s.observed.rollouts, nil

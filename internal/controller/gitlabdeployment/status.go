@@ -56,10 +56,13 @@ func (r *Reconciler) finalizeStatus(ctx context.Context, s *scope, result *ctrl.
 		return retErr
 	}
 	summarize(s)
-	if !statusChanged(&s.base.Status, &s.gld.Status) {
-		return retErr
+	var err error
+	if statusChanged(&s.base.Status, &s.gld.Status) {
+		err = r.writeStatus(ctx, s)
 	}
-	err := r.writeStatus(ctx, s)
+	if err == nil && retErr == nil {
+		err = r.settle(ctx, s)
+	}
 	switch {
 	case err == nil:
 		return retErr

@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -65,7 +66,7 @@ type Reconciler struct {
 }
 
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
-// +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments,verbs=get;list;watch;create;delete;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile makes sure the Deployment's current pod template has its
@@ -78,15 +79,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !rollout.OptedIn(deploy.Annotations) || !deploy.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	// The cache may not hold a rollout created a moment ago: createRollout
-	// recognises it by its name and revision instead of making another.
+	// The cache holds the rollouts rollgate still watches: the newest, and
+	// those that can still change. The cache may not hold a rollout created
+	// a moment ago: createRollout recognises it by its name and revision
+	// instead of making another.
 	rollouts, err := history.Of(ctx, r.Client, deploy.Namespace, deploy.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	hash := rollout.CurrentHash(deploy)
-	if rollout.NotARollout(deploy, hash, rollouts) {
+	if !needsHistory(deploy, hash, rollouts) {
 		return ctrl.Result{}, nil
+	}
+	// A new rollout may be due: its name, whether its template was declined
+	// or restored before, and the pruning need the whole history.
+	if rollouts, err = history.Live(ctx, r.reader(), deploy.Namespace, deploy.Name); err != nil {
+		return ctrl.Result{}, err
+	}
+	if rollout.NotARollout(deploy, hash, rollouts) {
+		return ctrl.Result{}, r.unsettleRestored(ctx, deploy, hash, rollouts)
 	}
 	if n := len(rollouts); n == 0 || rollout.Hash(&rollouts[n-1]) != hash {
 		gld, err := r.createRollout(ctx, deploy, hash, rollouts)
@@ -97,6 +108,46 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		rollouts = append(rollouts, *gld)
 	}
 	return ctrl.Result{}, r.pruneHistory(ctx, rollouts)
+}
+
+// needsHistory reports whether the watched rollouts (newest included) do not
+// settle what the Deployment's current template needs, so that the whole
+// history must be read: its newest rollout is of another template or was
+// declined (a template applied again after a rejection is not a new
+// rollout), or the template rollgate restored after a rejection has no
+// watched rollout yet.
+func needsHistory(deploy *appsv1.Deployment, hash string, watched []gitlabv1alpha1.GitLabDeployment) bool {
+	n := len(watched)
+	if n == 0 {
+		return true
+	}
+	if deploy.Annotations[gitlabv1alpha1.AnnotationRestoredTemplate] == hash {
+		return !slices.ContainsFunc(watched, func(gld gitlabv1alpha1.GitLabDeployment) bool { return rollout.Hash(&gld) == hash })
+	}
+	newest := &watched[n-1]
+	return rollout.Hash(newest) != hash || rollout.Declined(newest)
+}
+
+// unsettleRestored brings the rollout of the template rollgate restored
+// after a rejection back into the watch: it is the Deployment's current
+// rollout again.
+func (r *Reconciler) unsettleRestored(ctx context.Context, deploy *appsv1.Deployment, hash string, rollouts []gitlabv1alpha1.GitLabDeployment) error {
+	if deploy.Annotations[gitlabv1alpha1.AnnotationRestoredTemplate] != hash {
+		return nil
+	}
+	for i := len(rollouts) - 1; i >= 0; i-- {
+		gld := &rollouts[i]
+		if rollout.Hash(gld) != hash {
+			continue
+		}
+		if !rollout.IsSettled(gld) {
+			return nil
+		}
+		patch := client.MergeFromWithOptions(gld.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		delete(gld.Labels, gitlabv1alpha1.LabelSettled)
+		return client.IgnoreNotFound(r.Patch(ctx, gld, patch))
+	}
+	return nil
 }
 
 // createRollout creates the GitLabDeployment of the Deployment's current
@@ -196,8 +247,9 @@ func (r *Reconciler) warnInvalid(deploy *appsv1.Deployment, gld *gitlabv1alpha1.
 	r.Recorder.Eventf(deploy, nil, corev1.EventTypeWarning, invalidErr.Reason, "Record", "%s", rollout.EventNote(note))
 }
 
-// pruneHistory deletes the oldest rollouts beyond the history limit; their
-// finalizer cancels a record still running.
+// pruneHistory deletes the oldest rollouts beyond the history limit, when a
+// new rollout is made: the finalizer of one still watched cancels a record
+// still running; a settled one has none left and goes at once.
 func (r *Reconciler) pruneHistory(ctx context.Context, rollouts []gitlabv1alpha1.GitLabDeployment) error {
 	limit := r.HistoryLimit
 	if limit <= 0 {
