@@ -91,7 +91,7 @@ func run(f *flags) error {
 	}
 	restCfg := ctrl.GetConfigOrDie()
 	restCfg.QPS, restCfg.Burst = float32(f.kubeQPS), f.kubeBurst
-	restCfg.UserAgent = version.UserAgent()
+	version.SetUserAgent(restCfg)
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 operator.NewScheme(),
 		Cache:                  operator.CacheOptions(),

@@ -21,6 +21,11 @@ type AuditEvent struct {
 	User    struct {
 		Username string `json:"username"`
 	} `json:"user"`
+	// ImpersonatedUser is who the user acted as, if it impersonated
+	// someone (the audit policy selects by User, the one authenticated).
+	ImpersonatedUser struct {
+		Username string `json:"username"`
+	} `json:"impersonatedUser"`
 	UserAgent string `json:"userAgent"`
 	ObjectRef struct {
 		Resource    string `json:"resource"`

@@ -30,10 +30,14 @@ package version
 
 import (
 	"fmt"
+	"net/http"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"k8s.io/client-go/rest"
 )
 
 // Set with -ldflags -X at build time.
@@ -93,6 +97,41 @@ func (i Info) UserAgent() string {
 func UserAgent() string {
 	return Get().UserAgent()
 }
+
+// SetUserAgent makes the clients made from cfg send rollgate/<version> to
+// the Kubernetes API server. It sets cfg.UserAgent, and since
+// rest.AddUserAgent (which controller-runtime's leader election calls on
+// its copy of cfg) replaces that with client-go's default User-Agent
+// followed by "/<client>", it also wraps cfg's transport so that such a
+// request says rollgate/<version>/<client> instead.
+func SetUserAgent(cfg *rest.Config) {
+	ua := UserAgent()
+	cfg.UserAgent = ua
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return &userAgentTransport{next: rt, from: rest.DefaultKubernetesUserAgent(), to: ua}
+	})
+}
+
+// userAgentTransport rewrites a User-Agent that begins with from to begin
+// with to.
+type userAgentTransport struct {
+	next     http.RoundTripper
+	from, to string
+}
+
+func (t *userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	suffix, ok := strings.CutPrefix(req.Header.Get("User-Agent"), t.from)
+	if !ok {
+		return t.next.RoundTrip(req)
+	}
+	// A RoundTripper must not change the request it is given.
+	req = utilnet.CloneRequest(req)
+	req.Header.Set("User-Agent", t.to+suffix)
+	return t.next.RoundTrip(req)
+}
+
+// WrappedRoundTripper lets client-go see the transport underneath.
+func (t *userAgentTransport) WrappedRoundTripper() http.RoundTripper { return t.next }
 
 // MetricBuildInfo is the name of the build information gauge.
 const MetricBuildInfo = "rollgate_build_info"

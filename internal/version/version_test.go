@@ -17,6 +17,8 @@ limitations under the License.
 package version
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -24,6 +26,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/client-go/rest"
 )
 
 func buildInfo(version, revision string) func() (*debug.BuildInfo, bool) {
@@ -69,4 +72,37 @@ func TestCollector(t *testing.T) {
 rollgate_build_info{commit="` + i.Commit + `",goversion="` + runtime.Version() + `",version="v9.8.7"} 1
 `
 	g.Expect(testutil.CollectAndCompare(Collector(), strings.NewReader(want), MetricBuildInfo)).To(Succeed())
+}
+
+// Every client made from the configuration says rollgate/<version>, also one
+// that rest.AddUserAgent renamed (controller-runtime's leader election), and
+// a User-Agent of the caller's own is left alone.
+func TestSetUserAgent(t *testing.T) {
+	g := NewWithT(t)
+	old := Version
+	t.Cleanup(func() { Version = old })
+	Version = "v9.8.7"
+	got := make(chan string, 1)
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("User-Agent")
+	}))
+	t.Cleanup(server.Close)
+	cfg := &rest.Config{Host: server.URL}
+	SetUserAgent(cfg)
+	userAgent := func(cfg *rest.Config) string {
+		c, err := rest.HTTPClientFor(cfg)
+		g.Expect(err).NotTo(HaveOccurred())
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, server.URL, nil)
+		g.Expect(err).NotTo(HaveOccurred())
+		resp, err := c.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(resp.Body.Close()).To(Succeed())
+		return <-got
+	}
+	g.Expect(userAgent(cfg)).To(Equal("rollgate/v9.8.7"))
+	g.Expect(userAgent(rest.AddUserAgent(rest.CopyConfig(cfg), "leader-election"))).
+		To(Equal("rollgate/v9.8.7/leader-election"))
+	own := rest.CopyConfig(cfg)
+	own.UserAgent = "probe/1"
+	g.Expect(userAgent(own)).To(Equal("probe/1"))
 }

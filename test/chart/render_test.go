@@ -1,6 +1,7 @@
 // Package chart tests the Helm chart charts/rollgate without a cluster: it
 // lints, its objects for default values equal the kustomize installer's
-// (dist/install.yaml), its values turn on what they say, and its alert rules
+// (dist/install.yaml), its values turn on what they say, its pods and the
+// installer's meet the "restricted" Pod Security Standard, and its alert rules
 // and dashboard hold valid PromQL (promtool).
 package chart
 

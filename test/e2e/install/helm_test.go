@@ -3,6 +3,7 @@ package install
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -29,16 +30,24 @@ import (
 // Makefile does.
 const stampedVersion = "v0.0.0-e2e"
 
+// managerUser is the user the manager authenticates as, before it
+// impersonates its service account: the audit log records its requests, and
+// only its.
+const managerUser = "rollgate-manager"
+
 // The chart installs with `helm install` on a fresh cluster, and the manager
 // it installs, run with the chart's flags as the chart's service account,
-// starts, says its version, records a rollout as rollgate/<version>, and
-// `helm uninstall` removes it but keeps the CRD.
+// starts, says its version, records a rollout as rollgate/<version>, sends
+// every request to the API server as rollgate/<version>, and `helm
+// uninstall` removes it but keeps the CRD.
 func TestHelmInstall(t *testing.T) {
 	g := NewWithT(t)
 	helm := helmBinary(t)
 	binary := buildStampedManager(t)
-	c := localcluster.StartT(t, localcluster.Options{})
+	c := localcluster.StartT(t, localcluster.Options{AuditUsers: []string{managerUser}})
 	k8s, err := client.New(c.Config, client.Options{Scheme: operator.NewScheme()})
+	g.Expect(err).NotTo(HaveOccurred())
+	_, managerKubeconfig, err := c.UserConfig(managerUser, "system:masters")
 	g.Expect(err).NotTo(HaveOccurred())
 
 	root, err := harness.RepoRoot()
@@ -61,7 +70,7 @@ func TestHelmInstall(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(string(out)).To(HavePrefix("rollgate " + stampedVersion + " (commit "))
 
-	m := newHostManager(t, bin, c.KubeconfigPath, d)
+	m := newHostManager(t, bin, managerKubeconfig, d)
 	// Plain HTTP metrics, so that the test reads them without a token.
 	m.Args = append(m.Args, "--metrics-secure=false")
 	pointWebhooksAt(t, k8s, m.WebhookPort)
@@ -89,6 +98,7 @@ func TestHelmInstall(t *testing.T) {
 	makePodsReady(t, k8s, ns)
 	waitRecord(t, gitLab, "shop/api", gitlab.StatusSuccess)
 	g.Expect(gitLab.UserAgents()).To(ConsistOf("rollgate/" + stampedVersion))
+	expectUserAgent(t, c, "system:serviceaccount:"+systemNamespace+":"+d.Spec.Template.Spec.ServiceAccountName)
 
 	runHelm(t, helm, c.KubeconfigPath, "uninstall", "rollgate", "--namespace", systemNamespace)
 	g.Eventually(func() bool {
@@ -100,6 +110,34 @@ func TestHelmInstall(t *testing.T) {
 	crd.SetKind("CustomResourceDefinition")
 	g.Expect(k8s.Get(t.Context(), client.ObjectKey{Name: crdName}, crd)).
 		To(Succeed(), "helm uninstall keeps the CRD, and so the GitLabDeployments")
+}
+
+// expectUserAgent checks the manager's requests in the audit log, made as
+// serviceAccount: they include the rollout's record and the leader election,
+// and each says rollgate/<version>, which a client may follow with its own
+// name (controller-runtime's leader election adds /leader-election).
+func expectUserAgent(t *testing.T, c *localcluster.Cluster, serviceAccount string) {
+	t.Helper()
+	g := NewWithT(t)
+	events, err := c.ReadAudit()
+	g.Expect(err).NotTo(HaveOccurred())
+	userAgent := "rollgate/" + stampedVersion
+	seen := map[string]bool{}
+	var wrong []string
+	for _, e := range events {
+		g.Expect(e.User.Username).To(Equal(managerUser))
+		g.Expect(e.ImpersonatedUser.Username).To(Equal(serviceAccount),
+			"the manager's request %s %s", e.Verb, e.URI)
+		if e.UserAgent != userAgent && !strings.HasPrefix(e.UserAgent, userAgent+"/") {
+			wrong = append(wrong, fmt.Sprintf("%s %s: %q", e.Verb, e.URI, e.UserAgent))
+		}
+		seen[e.Verb+" "+e.Resource()] = true
+		seen[e.Resource()] = true
+	}
+	g.Expect(wrong).To(BeEmpty(), "of the manager's %d requests, these do not say User-Agent %s[/...]",
+		len(events), userAgent)
+	g.Expect(seen).To(HaveKey("create gitlabdeployments"))
+	g.Expect(seen).To(HaveKey("leases"))
 }
 
 // scrape returns the manager's metrics in the text format.
