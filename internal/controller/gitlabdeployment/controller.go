@@ -127,9 +127,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	gld, known := r.written.current(cached)
+	gld, known, ours := r.written.current(cached)
 	s := newScope(gld, r.now())
-	s.fresh = known
+	s.fresh, s.ours = known, ours
 	defer func() { retErr = r.finalizeStatus(ctx, s, &result, retErr) }()
 
 	if !gld.DeletionTimestamp.IsZero() {

@@ -285,22 +285,29 @@ func TestWrittenCopyStandsInOnlyForAnOlderCache(t *testing.T) {
 
 	stale := gld.DeepCopy()
 	stale.ResourceVersion, stale.Status.Record.Status = "9", ""
-	got, known := w.current(stale)
+	got, known, ours := w.current(stale)
 	g.Expect(got.Status.Record.Status).To(Equal("running"), "a cache older than the last write is not used")
 	g.Expect(known).To(BeFalse())
+	g.Expect(ours).To(BeTrue(), "the copy is this controller's last write")
 
 	deleted := gld.DeepCopy()
 	deleted.ResourceVersion = "11"
 	deleted.DeletionTimestamp = &metav1.Time{Time: time.Now()}
-	got, _ = w.current(deleted)
+	got, _, ours = w.current(deleted)
 	g.Expect(got.DeletionTimestamp).NotTo(BeNil(), "a change made after the last write (a deletion) is seen")
+	g.Expect(ours).To(BeFalse(), "someone else wrote it since")
 
 	w.remember(gld)
-	got, known = w.current(gld.DeepCopy())
+	got, known, ours = w.current(gld.DeepCopy())
 	g.Expect(known).To(BeTrue())
+	g.Expect(ours).To(BeTrue())
 	g.Expect(got.ResourceVersion).To(Equal("10"))
-	_, known = w.current(gld.DeepCopy())
+	_, known, ours = w.current(gld.DeepCopy())
+	g.Expect(ours).To(BeTrue(), "the cache still shows this controller's last write")
 	g.Expect(known).To(BeFalse(), "forgotten once the cache caught up")
+	w.forget(client.ObjectKeyFromObject(gld))
+	_, _, ours = w.current(gld.DeepCopy())
+	g.Expect(ours).To(BeFalse(), "nothing is known of an object forgotten (after a restart, say)")
 }
 
 // Only the rollout the Deployment shows keeps its GitLab environment's

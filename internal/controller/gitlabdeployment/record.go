@@ -92,11 +92,15 @@ func (r *Reconciler) syncRecord(ctx context.Context, s *scope, target rollout.St
 		s.synced = true
 		return ctrl.Result{}, r.clearIntent(ctx, s)
 	}
-	if action.Create {
+	if action.Create || !s.fresh && !s.ours {
 		// A POST is not idempotent: its intent is saved first, so that a
-		// record whose answer was lost is adopted, not created twice. A PUT
-		// is sent again after a crash; GitLab refuses a same-status PUT,
-		// and send then reads the record instead.
+		// record whose answer was lost is adopted, not created twice. So
+		// is a PUT decided on a copy that may lag the stored object (not
+		// this controller's own last write: after a restart, say): the
+		// intent's resourceVersion precondition turns a stale copy into a
+		// conflict instead of a second PUT. A PUT whose answer was lost is
+		// sent again after a crash; GitLab refuses a same-status PUT, and
+		// send then reads the record instead.
 		if err := r.writeIntent(ctx, s, action.Status); err != nil {
 			return ctrl.Result{}, err
 		}

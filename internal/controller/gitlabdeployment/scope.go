@@ -54,6 +54,9 @@ type scope struct {
 	// fresh: a write of this reconcile succeeded, so gld is the stored
 	// version and later patches need no resourceVersion precondition.
 	fresh bool
+	// ours: gld is this controller's own last write, so its record is the
+	// stored one; a PUT needs no intent saved first (syncRecord).
+	ours bool
 	// problem: why the record could not be synced, and whether a change by
 	// a human is needed (stalled).
 	problem problem

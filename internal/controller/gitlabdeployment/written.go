@@ -31,9 +31,15 @@ import (
 // older than this controller's own last write (it would send a transition
 // GitLab already has, or move a finished record on), and reading the API
 // server on every reconcile to be sure costs a GET per reconcile.
+//
+// It also keeps, for as long as the object is watched, the resourceVersion
+// of this controller's last write: a copy at that version is this
+// controller's own (ours), and since leader election makes it the only
+// writer of the status, that copy's record is the stored one.
 type writtenObjects struct {
-	mu sync.Mutex
-	m  map[types.NamespacedName]*gitlabv1alpha1.GitLabDeployment
+	mu   sync.Mutex
+	m    map[types.NamespacedName]*gitlabv1alpha1.GitLabDeployment
+	last map[types.NamespacedName]string
 }
 
 // remember records gld as just written.
@@ -42,8 +48,11 @@ func (w *writtenObjects) remember(gld *gitlabv1alpha1.GitLabDeployment) {
 	defer w.mu.Unlock()
 	if w.m == nil {
 		w.m = map[types.NamespacedName]*gitlabv1alpha1.GitLabDeployment{}
+		w.last = map[types.NamespacedName]string{}
 	}
-	w.m[types.NamespacedName{Namespace: gld.Namespace, Name: gld.Name}] = gld.DeepCopy()
+	key := types.NamespacedName{Namespace: gld.Namespace, Name: gld.Name}
+	w.m[key] = gld.DeepCopy()
+	w.last[key] = gld.ResourceVersion
 }
 
 // forget drops what was remembered of a GitLabDeployment that is gone.
@@ -51,31 +60,34 @@ func (w *writtenObjects) forget(key types.NamespacedName) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.m, key)
+	delete(w.last, key)
 }
 
 // current returns the copy to reconcile: the cached one once the cache
 // shows this controller's last write or a later version (the entry is then
 // forgotten), else the version last written. known is false when the copy
 // may be older than the stored object: the first write then carries its
-// resourceVersion, and conflicts if it is.
-func (w *writtenObjects) current(cached *gitlabv1alpha1.GitLabDeployment) (gld *gitlabv1alpha1.GitLabDeployment, known bool) {
+// resourceVersion, and conflicts if it is. ours is true when the copy is
+// this controller's last write, in the cache or remembered.
+func (w *writtenObjects) current(cached *gitlabv1alpha1.GitLabDeployment) (gld *gitlabv1alpha1.GitLabDeployment, known, ours bool) {
 	key := types.NamespacedName{Namespace: cached.Namespace, Name: cached.Name}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	last, ok := w.m[key]
 	switch {
 	case !ok:
-		return cached, false
+		rv, written := w.last[key]
+		return cached, false, written && rv == cached.ResourceVersion
 	case last.ResourceVersion == cached.ResourceVersion:
 		delete(w.m, key)
-		return cached, true
+		return cached, true, true
 	case !olderThan(cached.ResourceVersion, last.ResourceVersion):
 		// Someone changed the object after this controller's last write
 		// (deleted it, changed its spec): the cache has the newer version.
 		delete(w.m, key)
-		return cached, false
+		return cached, false, false
 	}
-	return last.DeepCopy(), false
+	return last.DeepCopy(), false, true
 }
 
 // olderThan reports whether resourceVersion a is known to be older than b.
