@@ -39,6 +39,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -203,19 +204,21 @@ func (e *Env) serveWebhooks() (func(), error) {
 	addr := net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort))
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Second},
 		Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // readiness probe only.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var lastErr error
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		conn, err := dialer.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			_ = conn.Close()
-			return stop, nil
+		if err != nil {
+			lastErr = err
+			return false, nil
 		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("the webhook server at %s did not come up: %w", addr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		_ = conn.Close()
+		return true, nil
+	})
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("the webhook server at %s did not come up: %w (last dial: %w)", addr, err, lastErr)
 	}
+	return stop, nil
 }
 
 func reportStop(err error) {
