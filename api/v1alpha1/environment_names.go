@@ -52,8 +52,30 @@ const (
 // cluster its own environment in GitLab's production folder.
 const ClusterPlaceholder = "{cluster}"
 
-// Reasons of the EnvironmentSynced condition, besides the environment
-// package's Invalid* reasons and the GitLab error reasons.
+// Reasons of the EnvironmentSynced condition for environment annotations
+// that cannot be used; the message names the annotation and what is wrong.
+const (
+	// ReasonInvalidTier: the tier annotation is not one of GitLab's tiers.
+	ReasonInvalidTier = "InvalidTier"
+	// ReasonInvalidExternalURL: the external URL is not an http(s) URL with
+	// a host, has spaces or control characters, or is too long.
+	ReasonInvalidExternalURL = "InvalidExternalURL"
+	// ReasonInvalidAgent: the agent annotation is neither an agent name nor
+	// a positive ID.
+	ReasonInvalidAgent = "InvalidAgent"
+	// ReasonInvalidNamespace: GitLab would refuse the Deployment's
+	// namespace as the environment's Kubernetes namespace.
+	ReasonInvalidNamespace = "InvalidNamespace"
+	// ReasonInvalidFluxResourcePath: the Flux resource path is malformed,
+	// too long, or set without an agent.
+	ReasonInvalidFluxResourcePath = "InvalidFluxResourcePath"
+	// ReasonInvalidOverwrite: the overwrite annotation names an unknown
+	// field.
+	ReasonInvalidOverwrite = "InvalidOverwrite"
+)
+
+// Reasons of the EnvironmentSynced condition, besides the Invalid*
+// reasons above and the GitLab error reasons.
 const (
 	// ReasonEnvironmentSynced: GitLab has what the annotations ask for.
 	ReasonEnvironmentSynced = "Synced"

@@ -37,16 +37,6 @@ var Fields = []Field{FieldTier, FieldExternalURL, FieldAgent, FieldKubernetesNam
 // Tiers are GitLab's environment tiers.
 var Tiers = []string{"production", "staging", "testing", "development", "other"}
 
-// Reasons of validation errors, usable as condition reasons.
-const (
-	ReasonInvalidTier             = "InvalidTier"
-	ReasonInvalidExternalURL      = "InvalidExternalURL"
-	ReasonInvalidAgent            = "InvalidAgent"
-	ReasonInvalidNamespace        = "InvalidNamespace"
-	ReasonInvalidFluxResourcePath = "InvalidFluxResourcePath"
-	ReasonInvalidOverwrite        = "InvalidOverwrite"
-)
-
 // maxURLLength is GitLab's limit on external_url and flux_resource_path.
 const maxURLLength = 255
 
@@ -144,7 +134,7 @@ func FromAnnotations(annotations map[string]string, namespace string) (Desired, 
 			return Desired{}, err
 		}
 		if d.Agent == nil {
-			return Desired{}, invalid(ReasonInvalidFluxResourcePath, gitlabv1alpha1.AnnotationFluxResourcePath,
+			return Desired{}, invalid(gitlabv1alpha1.ReasonInvalidFluxResourcePath, gitlabv1alpha1.AnnotationFluxResourcePath,
 				"needs "+gitlabv1alpha1.AnnotationAgent+": GitLab links a Flux resource only to an environment with an agent and a namespace")
 		}
 		d.FluxResourcePath = &v
@@ -162,7 +152,7 @@ func FromAnnotations(annotations map[string]string, namespace string) (Desired, 
 // ValidateTier checks a tier annotation value.
 func ValidateTier(v string) error {
 	if !slices.Contains(Tiers, v) {
-		return invalid(ReasonInvalidTier, gitlabv1alpha1.AnnotationTier,
+		return invalid(gitlabv1alpha1.ReasonInvalidTier, gitlabv1alpha1.AnnotationTier,
 			"is "+strconv.Quote(v)+"; use one of "+strings.Join(Tiers, ", "))
 	}
 	return nil
@@ -173,14 +163,14 @@ func ValidateTier(v string) error {
 func ValidateExternalURL(v string) error {
 	const a = gitlabv1alpha1.AnnotationExternalURL
 	if len(v) > maxURLLength {
-		return invalid(ReasonInvalidExternalURL, a, "is "+strconv.Itoa(len(v))+" characters long; GitLab allows 255")
+		return invalid(gitlabv1alpha1.ReasonInvalidExternalURL, a, "is "+strconv.Itoa(len(v))+" characters long; GitLab allows 255")
 	}
 	if strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return invalid(ReasonInvalidExternalURL, a, "contains spaces or control characters")
+		return invalid(gitlabv1alpha1.ReasonInvalidExternalURL, a, "contains spaces or control characters")
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return invalid(ReasonInvalidExternalURL, a, "is "+strconv.Quote(v)+"; use an http:// or https:// URL with a host")
+		return invalid(gitlabv1alpha1.ReasonInvalidExternalURL, a, "is "+strconv.Quote(v)+"; use an http:// or https:// URL with a host")
 	}
 	return nil
 }
@@ -190,12 +180,12 @@ func ValidateExternalURL(v string) error {
 func ParseAgentRef(v string) (AgentRef, error) {
 	if id, err := strconv.ParseInt(v, 10, 64); err == nil {
 		if id <= 0 {
-			return AgentRef{}, invalid(ReasonInvalidAgent, gitlabv1alpha1.AnnotationAgent, "is "+v+"; an agent ID is positive")
+			return AgentRef{}, invalid(gitlabv1alpha1.ReasonInvalidAgent, gitlabv1alpha1.AnnotationAgent, "is "+v+"; an agent ID is positive")
 		}
 		return AgentRef{ID: id}, nil
 	}
 	if len(v) > 63 || !dnsLabel.MatchString(v) {
-		return AgentRef{}, invalid(ReasonInvalidAgent, gitlabv1alpha1.AnnotationAgent, "is "+strconv.Quote(v)+
+		return AgentRef{}, invalid(gitlabv1alpha1.ReasonInvalidAgent, gitlabv1alpha1.AnnotationAgent, "is "+strconv.Quote(v)+
 			"; use the agent's numeric ID or its name (lowercase letters, digits and '-', at most 63 characters)")
 	}
 	return AgentRef{Name: v}, nil
@@ -205,7 +195,7 @@ func ParseAgentRef(v string) (AgentRef, error) {
 // label of at most 63 characters.
 func ValidateNamespace(ns string) error {
 	if len(ns) > 63 || !dnsLabel.MatchString(ns) {
-		return invalid(ReasonInvalidNamespace, gitlabv1alpha1.AnnotationAgent,
+		return invalid(gitlabv1alpha1.ReasonInvalidNamespace, gitlabv1alpha1.AnnotationAgent,
 			"links the environment to namespace "+strconv.Quote(ns)+", which is not a DNS label GitLab accepts")
 	}
 	return nil
@@ -218,18 +208,18 @@ func ValidateFluxResourcePath(v string) error {
 	const a = gitlabv1alpha1.AnnotationFluxResourcePath
 	m := fluxPath.FindStringSubmatch(v)
 	if m == nil {
-		return invalid(ReasonInvalidFluxResourcePath, a, "is "+strconv.Quote(v)+
+		return invalid(gitlabv1alpha1.ReasonInvalidFluxResourcePath, a, "is "+strconv.Quote(v)+
 			"; use helm.toolkit.fluxcd.io/v2/namespaces/<namespace>/helmreleases/<name> or "+
 			"kustomize.toolkit.fluxcd.io/v1/namespaces/<namespace>/kustomizations/<name>")
 	}
 	ns, name := m[3]+m[6], m[4]+m[7]
 	switch {
 	case len(ns) > 63 || !dnsLabel.MatchString(ns):
-		return invalid(ReasonInvalidFluxResourcePath, a, "names namespace "+strconv.Quote(ns)+", which is not a DNS label")
+		return invalid(gitlabv1alpha1.ReasonInvalidFluxResourcePath, a, "names namespace "+strconv.Quote(ns)+", which is not a DNS label")
 	case len(name) > 253 || !dnsSubdomain.MatchString(name):
-		return invalid(ReasonInvalidFluxResourcePath, a, "names resource "+strconv.Quote(name)+", which is not a valid Kubernetes name")
+		return invalid(gitlabv1alpha1.ReasonInvalidFluxResourcePath, a, "names resource "+strconv.Quote(name)+", which is not a valid Kubernetes name")
 	case len(v) > maxURLLength:
-		return invalid(ReasonInvalidFluxResourcePath, a, "is "+strconv.Itoa(len(v))+" characters long; GitLab allows 255")
+		return invalid(gitlabv1alpha1.ReasonInvalidFluxResourcePath, a, "is "+strconv.Itoa(len(v))+" characters long; GitLab allows 255")
 	}
 	return nil
 }
@@ -254,7 +244,7 @@ func ParseOverwrite(v string) (map[Field]bool, error) {
 			for _, f := range Fields {
 				names = append(names, string(f))
 			}
-			return nil, invalid(ReasonInvalidOverwrite, gitlabv1alpha1.AnnotationEnvironmentOverwrite,
+			return nil, invalid(gitlabv1alpha1.ReasonInvalidOverwrite, gitlabv1alpha1.AnnotationEnvironmentOverwrite,
 				"names "+strconv.Quote(string(f))+"; use true, false or a comma-separated list of "+strings.Join(names, ", "))
 		}
 		out[f] = true

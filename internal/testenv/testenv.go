@@ -32,12 +32,14 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -69,43 +71,53 @@ type Env struct {
 	env *envtest.Environment
 }
 
-// current is the package's Env while its tests run; nil under -short.
-var current *Env
+// suite is the package's control plane: started by the first Get of a
+// test that needs it, stopped by Main after the tests.
+var suite struct {
+	webhooks bool
+	ready    func(*Env)
 
-// Main runs a package's tests. Unless -short is given, it first starts
-// envtest (CRDs and, with webhooks, rollgate's admission webhooks served by
-// a manager of their own), then calls ready with it; tests that need it
-// call Get, which skips them under -short.
+	once sync.Once
+	env  *Env
+	stop func()
+	err  error
+}
+
+// Main runs a package's tests. The control plane is started lazily, by the
+// first test that calls Get (envtest: CRDs and, with webhooks, rollgate's
+// admission webhooks served by a manager of their own), which then calls
+// ready with it; it is stopped after the tests. Pure tests of the package
+// so run with plain `go test`, without a control plane's binaries.
 func Main(m *testing.M, webhooks bool, ready func(*Env)) {
 	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	os.Exit(run(m, webhooks, ready))
-}
-
-func run(m *testing.M, webhooks bool, ready func(*Env)) int {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.WarnLevel)))
-	e, stop, err := start(webhooks)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting envtest: %v\n", err)
-		return 1
+	suite.webhooks, suite.ready = webhooks, ready
+	code := m.Run()
+	if suite.stop != nil {
+		suite.stop()
 	}
-	defer stop()
-	current = e
-	if ready != nil {
-		ready(e)
-	}
-	return m.Run()
+	os.Exit(code)
 }
 
-// Get returns the package's Env; it skips the test under -short.
+// Get returns the package's Env, starting it on first use. Under -short it
+// skips the test; a test that needs the control plane fails if it cannot be
+// started (for instance because its binaries are missing).
 func Get(t testing.TB) *Env {
 	t.Helper()
-	if current == nil {
+	if testing.Short() {
 		t.Skip("needs a control plane (envtest); not run with -short")
 	}
-	return current
+	suite.once.Do(func() {
+		suite.env, suite.stop, suite.err = start(suite.webhooks)
+		if suite.err == nil && suite.ready != nil {
+			suite.ready(suite.env)
+		}
+	})
+	if suite.err != nil {
+		t.Fatalf("this test needs a control plane (envtest), which could not be started: %v "+
+			"(go test -short skips such tests)", suite.err)
+	}
+	return suite.env
 }
 
 // repoPath is a path in the repository.
@@ -192,19 +204,21 @@ func (e *Env) serveWebhooks() (func(), error) {
 	addr := net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort))
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Second},
 		Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // readiness probe only.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var lastErr error
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		conn, err := dialer.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			_ = conn.Close()
-			return stop, nil
+		if err != nil {
+			lastErr = err
+			return false, nil
 		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("the webhook server at %s did not come up: %w", addr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		_ = conn.Close()
+		return true, nil
+	})
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("the webhook server at %s did not come up: %w (last dial: %w)", addr, err, lastErr)
 	}
+	return stop, nil
 }
 
 func reportStop(err error) {

@@ -25,15 +25,20 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rollgate/rollgate/internal/testenv"
 	"github.com/rollgate/rollgate/internal/webhookcert"
 )
 
-// TestMain starts envtest for the test below; under -short only the unit
-// tests of the package run.
-func TestMain(m *testing.M) { testenv.Main(m, false, nil) }
+// TestMain runs the package's tests with one shared envtest, which the
+// package's own tests reach through UseAPIServer; under -short only the
+// unit tests of the package run.
+func TestMain(m *testing.M) {
+	webhookcert.UseAPIServer(func(t testing.TB) *rest.Config { t.Helper(); return testenv.Get(t).Config })
+	testenv.Main(m, false, nil)
+}
 
 // The self-managed certificate on a real API server: the Secret it keeps
 // passes the API server's validation of TLS Secrets, and the caBundle it

@@ -31,32 +31,20 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
-
-	"github.com/rollgate/rollgate/internal/localcluster"
 )
 
-// startAPIServer runs kube-apiserver and etcd for one test.
-func startAPIServer(t *testing.T) *envtest.Environment {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a kube-apiserver; runs in make test-integration")
-	}
-	bin, err := localcluster.EnvtestAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: bin}
-	if _, err := env.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	return env
-}
+// apiServer returns the package's shared envtest (testenv.Get). TestMain,
+// in the external test package, sets it through UseAPIServer: this package's
+// own tests cannot import testenv, which imports this package.
+var apiServer func(testing.TB) *rest.Config
+
+// UseAPIServer hands this package's own tests the shared envtest.
+func UseAPIServer(get func(testing.TB) *rest.Config) { apiServer = get }
 
 // replica is one manager's rotator and webhook server.
 type replica struct {
@@ -68,10 +56,10 @@ type replica struct {
 // newReplica is a replica as a manager starts it: its own certificate
 // directory and webhook server, the shared Secret and webhook
 // configurations, and a client that counts its successful Secret updates.
-func newReplica(t *testing.T, env *envtest.Environment, clk *clocktesting.FakeClock) *replica {
+func newReplica(t *testing.T, cfg *rest.Config, clk *clocktesting.FakeClock) *replica {
 	t.Helper()
 	g := NewWithT(t)
-	base, err := client.NewWithWatch(env.Config, client.Options{Scheme: newScheme()})
+	base, err := client.NewWithWatch(cfg, client.Options{Scheme: newScheme()})
 	g.Expect(err).NotTo(HaveOccurred())
 	updates := &atomic.Int64{}
 	c := interceptor.NewClient(base, interceptor.Funcs{
@@ -82,7 +70,7 @@ func newReplica(t *testing.T, env *envtest.Environment, clk *clocktesting.FakeCl
 			}
 			return err
 		}})
-	watch, err := kubernetes.NewForConfig(env.Config)
+	watch, err := kubernetes.NewForConfig(cfg)
 	g.Expect(err).NotTo(HaveOccurred())
 	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	g.Expect(err).NotTo(HaveOccurred())
@@ -133,15 +121,21 @@ func (r *replica) ready(ctx context.Context) error {
 // re-apply is set again within seconds.
 func TestTwoReplicasShareRenewAndReinjectOneCertificate(t *testing.T) {
 	g := NewWithT(t)
-	env := startAPIServer(t)
-	admin, err := client.New(env.Config, client.Options{Scheme: newScheme()})
+	cfg := apiServer(t)
+	admin, err := client.New(cfg, client.Options{Scheme: newScheme()})
 	g.Expect(err).NotTo(HaveOccurred())
 	ctx := t.Context()
-	g.Expect(admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: secretKey.Namespace}})).To(Succeed())
+	// The namespace outlives the test (envtest runs no namespace
+	// controller); the Secret and the configurations do not.
+	err = admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: secretKey.Namespace}})
+	g.Expect(client.IgnoreAlreadyExists(err)).To(Succeed())
+	t.Cleanup(func() {
+		_ = admin.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: secretKey.Namespace, Name: secretKey.Name}})
+	})
 	mutating, validating := installConfigs(t, admin)
 
 	clk := clocktesting.NewFakeClock(time.Now())
-	a, b := newReplica(t, env, clk), newReplica(t, env, clk)
+	a, b := newReplica(t, cfg, clk), newReplica(t, cfg, clk)
 	var wg sync.WaitGroup
 	for _, r := range []*replica{a, b} {
 		wg.Go(func() { g.Expect(r.Ensure(ctx)).To(Succeed()) })
@@ -208,6 +202,10 @@ func installConfigs(t *testing.T, c client.Client) (client.Object, client.Object
 	blank(validating)
 	g.Expect(c.Create(t.Context(), mutating)).To(Succeed())
 	g.Expect(c.Create(t.Context(), validating)).To(Succeed())
+	t.Cleanup(func() {
+		_ = c.Delete(context.Background(), mutating)
+		_ = c.Delete(context.Background(), validating)
+	})
 	return mutating, validating
 }
 

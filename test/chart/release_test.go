@@ -14,6 +14,7 @@ import (
 // that version, both pinned to the image <registry>:vx.y.z and installing
 // the same objects, and leaves the tree as it was.
 func TestRelease(t *testing.T) {
+	skipShort(t, "make release")
 	g := NewWithT(t)
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Fatalf("make is needed: %v", err)

@@ -33,10 +33,20 @@ func root(t *testing.T) string {
 	return dir
 }
 
+// skipShort skips, under -short, a test that runs the repository's tool
+// binaries (helm, kustomize, promtool, make).
+func skipShort(t *testing.T, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("runs %s; not run with -short", what)
+	}
+}
+
 // tool returns the path of a tool binary: $env, else bin/name as the
-// Makefile installs it.
+// Makefile installs it. Under -short it skips the test.
 func tool(t *testing.T, env, name string) string {
 	t.Helper()
+	skipShort(t, name)
 	path := os.Getenv(env)
 	if path == "" {
 		path = filepath.Join(root(t), "bin", name)

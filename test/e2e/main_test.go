@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,6 +35,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("skipping the end-to-end tests: they run a local control plane, a fake GitLab and the manager binary; not run with -short")
+		os.Exit(0)
+	}
 	os.Exit(run(m))
 }
 

@@ -11,6 +11,7 @@ package faults
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -48,6 +49,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("skipping the fault suite: it runs a local control plane and the manager binary; not run with -short")
+		os.Exit(0)
+	}
 	os.Exit(run(m))
 }
 

@@ -177,8 +177,8 @@ func TestEnvironmentProblemsNeverBlockTheRecord(t *testing.T) {
 		annotations map[string]string
 		reason      string
 	}{
-		{"tier GitLab does not have", map[string]string{gitlabv1alpha1.AnnotationTier: "prod"}, "InvalidTier"},
-		{"URL that is not http", map[string]string{gitlabv1alpha1.AnnotationExternalURL: "javascript:alert(1)"}, "InvalidExternalURL"},
+		{"tier GitLab does not have", map[string]string{gitlabv1alpha1.AnnotationTier: "prod"}, gitlabv1alpha1.ReasonInvalidTier},
+		{"URL that is not http", map[string]string{gitlabv1alpha1.AnnotationExternalURL: "javascript:alert(1)"}, gitlabv1alpha1.ReasonInvalidExternalURL},
 		{"agent not registered", map[string]string{gitlabv1alpha1.AnnotationAgent: "no-such-agent"}, gitlabv1alpha1.ReasonAgentNotFound},
 	}
 	for _, tc := range cases {

@@ -41,8 +41,8 @@ func TestSetEnvironmentSyncedCondition(t *testing.T) {
 			&metav1.Condition{Status: metav1.ConditionTrue, Reason: gitlabv1alpha1.ReasonEnvironmentSynced}},
 		{"values kept", &environmentDecision{}, conflicts,
 			&metav1.Condition{Status: metav1.ConditionFalse, Reason: gitlabv1alpha1.ReasonEnvironmentConflict}},
-		{"failed", &environmentDecision{problem: problem{reason: "InvalidTier", message: "bad"}}, conflicts,
-			&metav1.Condition{Status: metav1.ConditionFalse, Reason: "InvalidTier"}},
+		{"failed", &environmentDecision{problem: problem{reason: gitlabv1alpha1.ReasonInvalidTier, message: "bad"}}, conflicts,
+			&metav1.Condition{Status: metav1.ConditionFalse, Reason: gitlabv1alpha1.ReasonInvalidTier}},
 		{"no annotation", &environmentDecision{absent: true}, nil, nil},
 	}
 	for _, tc := range cases {
