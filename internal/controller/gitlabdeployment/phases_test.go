@@ -74,6 +74,7 @@ func complete(d *appsv1.Deployment) {
 func stepRollout(d *appsv1.Deployment, mutate func(*gitlabv1alpha1.GitLabDeployment)) *gitlabv1alpha1.GitLabDeployment {
 	gld := &gitlabv1alpha1.GitLabDeployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: stepNS, Name: "web-1", UID: "uid-1", Generation: 1,
+			Labels:      map[string]string{gitlabv1alpha1.LabelWorkload: "web"},
 			Annotations: map[string]string{gitlabv1alpha1.AnnotationRevision: "1"}},
 		Spec: gitlabv1alpha1.GitLabDeploymentSpec{
 			WorkloadRef: gitlabv1alpha1.WorkloadReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
