@@ -36,6 +36,7 @@ import (
 // flags are the manager's command-line settings.
 type flags struct {
 	metricsAddr, probeAddr       string
+	pprofAddr                    string
 	secureMetrics, enableHTTP2   bool
 	leaderElect                  bool
 	webhookCertPath, metricsCert string
@@ -82,6 +83,8 @@ func (f *flags) bindManager(fs *flag.FlagSet) {
 		"The address the metrics endpoint binds to: :8443 for HTTPS, :8080 for HTTP, 0 to disable it.")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081",
 		"The address the health and readiness probes bind to.")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "",
+		"The address Go's profiling endpoints (/debug/pprof/) bind to, unauthenticated: for troubleshooting, on a loopback address; empty to disable them.")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false,
 		"Elect a leader, so that only one replica of the manager is active.")
 	fs.BoolVar(&f.secureMetrics, "metrics-secure", true,

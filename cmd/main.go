@@ -98,6 +98,7 @@ func run(f *flags) error {
 		Metrics:                metricsOpts,
 		WebhookServer:          webhook.NewServer(webhookOpts),
 		HealthProbeBindAddress: f.probeAddr,
+		PprofBindAddress:       f.pprofAddr,
 		LeaderElection:         f.leaderElect,
 		LeaderElectionID:       "rollgate.gitlab.rollgate.dev",
 		// The pod's namespace (set by the installer); empty means the

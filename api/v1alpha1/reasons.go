@@ -30,6 +30,10 @@ const (
 	// them; their record finalizer is removed with the label, as there is
 	// nothing left to cancel.
 	LabelSettled = "gitlab.rollgate.dev/settled"
+	// LabelRecordID carries the GitLab deployment ID of a settled
+	// GitLabDeployment's record, so that a record is known to be taken
+	// without caching the history (adoption after a lost POST answer).
+	LabelRecordID = "gitlab.rollgate.dev/record-id"
 	// AnnotationRevision orders the rollouts of one Deployment: the workload
 	// controller numbers the GitLabDeployments it creates 1, 2, 3, ...
 	AnnotationRevision = "gitlab.rollgate.dev/revision"

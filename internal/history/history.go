@@ -22,6 +22,7 @@ package history
 import (
 	"context"
 	"slices"
+	"strconv"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,12 +34,46 @@ import (
 // workloadIndex indexes GitLabDeployments by the Deployment they record.
 const workloadIndex = "spec.workloadRef.name"
 
-// SetupIndex registers the cache index Of uses.
+// RecordIndex indexes GitLabDeployments by their record's GitLab ID.
+const RecordIndex = "status.record.id"
+
+// SetupIndex registers the cache indexes Of and WithRecord use.
 func SetupIndex(ctx context.Context, mgr ctrl.Manager) error {
-	return mgr.GetFieldIndexer().IndexField(ctx, &gitlabv1alpha1.GitLabDeployment{}, workloadIndex,
-		func(o client.Object) []string {
-			return []string{o.(*gitlabv1alpha1.GitLabDeployment).Spec.WorkloadRef.Name}
-		})
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &gitlabv1alpha1.GitLabDeployment{}, workloadIndex, WorkloadOf); err != nil {
+		return err
+	}
+	return mgr.GetFieldIndexer().IndexField(ctx, &gitlabv1alpha1.GitLabDeployment{}, RecordIndex, RecordOf)
+}
+
+// WorkloadOf is the workload index's value of a GitLabDeployment.
+func WorkloadOf(o client.Object) []string {
+	return []string{o.(*gitlabv1alpha1.GitLabDeployment).Spec.WorkloadRef.Name}
+}
+
+// RecordOf is the record index's value of a GitLabDeployment: its record's
+// ID, none without a record.
+func RecordOf(o client.Object) []string {
+	if id := o.(*gitlabv1alpha1.GitLabDeployment).Status.Record.ID; id != 0 {
+		return []string{strconv.FormatInt(id, 10)}
+	}
+	return nil
+}
+
+// WithRecord lists the GitLabDeployments of a namespace whose record is the
+// GitLab deployment id: the watched ones from a cache with the index
+// (cached), the settled ones, labeled with their record's ID, from the API
+// server (live).
+func WithRecord(ctx context.Context, cached, live client.Reader, namespace string, id int64) ([]gitlabv1alpha1.GitLabDeployment, error) {
+	value := strconv.FormatInt(id, 10)
+	var watched, settled gitlabv1alpha1.GitLabDeploymentList
+	if err := cached.List(ctx, &watched, client.InNamespace(namespace), client.MatchingFields{RecordIndex: value}); err != nil {
+		return nil, err
+	}
+	if err := live.List(ctx, &settled, client.InNamespace(namespace),
+		client.MatchingLabels{gitlabv1alpha1.LabelRecordID: value}); err != nil {
+		return nil, err
+	}
+	return append(watched.Items, settled.Items...), nil
 }
 
 // Of lists the rollouts of a Deployment from a cache with the index,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -60,7 +61,8 @@ func (e *benchEnv) seedRollout(ctx context.Context, d *appsv1.Deployment, n, rev
 			Namespace: d.Namespace, Name: d.Name + "-" + spec.PodTemplateHash,
 			// As rollgate leaves a superseded rollout with nothing left to
 			// do: settled, without the record finalizer.
-			Labels: map[string]string{gitlabv1alpha1.LabelWorkload: d.Name, gitlabv1alpha1.LabelSettled: "true"},
+			Labels: map[string]string{gitlabv1alpha1.LabelWorkload: d.Name, gitlabv1alpha1.LabelSettled: "true",
+				gitlabv1alpha1.LabelRecordID: strconv.FormatInt(rec.ID, 10)},
 			// No revision: rollgate numbers a rollout with its Deployment's
 			// generation, and this Deployment was created once, with its
 			// current template (generation 1); numbers 1 to n would make

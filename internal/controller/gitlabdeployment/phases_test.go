@@ -34,6 +34,7 @@ import (
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab"
+	"github.com/rollgate/rollgate/internal/history"
 	"github.com/rollgate/rollgate/internal/rollout"
 )
 
@@ -112,9 +113,8 @@ func stepReconciler(calls *gitlabCalls, objs ...client.Object) *Reconciler {
 		Data: map[string][]byte{"url": []byte("https://gitlab.example.com"), "token": []byte("glpat-x")}}
 	c := fake.NewClientBuilder().WithScheme(stepScheme()).WithObjects(append(objs, secret)...).
 		WithStatusSubresource(&gitlabv1alpha1.GitLabDeployment{}).
-		WithIndex(&gitlabv1alpha1.GitLabDeployment{}, "spec.workloadRef.name", func(o client.Object) []string {
-			return []string{o.(*gitlabv1alpha1.GitLabDeployment).Spec.WorkloadRef.Name}
-		}).Build()
+		WithIndex(&gitlabv1alpha1.GitLabDeployment{}, "spec.workloadRef.name", history.WorkloadOf).
+		WithIndex(&gitlabv1alpha1.GitLabDeployment{}, history.RecordIndex, history.RecordOf).Build()
 	return &Reconciler{Client: c, Credentials: &CredentialsResolver{Reader: c},
 		GitLab: gitlab.ClientProviderFunc(func(gitlab.Credentials) (gitlab.Client, error) { return calls.client(), nil })}
 }

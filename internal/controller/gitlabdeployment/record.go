@@ -24,11 +24,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab"
+	"github.com/rollgate/rollgate/internal/history"
 	"github.com/rollgate/rollgate/internal/rollout"
 )
 
@@ -228,21 +228,23 @@ func (r *Reconciler) adopt(ctx context.Context, s *scope, gl gitlab.Client) erro
 	if err != nil {
 		return err
 	}
-	taken, err := r.recordsInUse(ctx, s.gld)
-	if err != nil {
-		return err
-	}
 	rec := &s.gld.Status.Record
 	me := ""
 	for i := range list {
 		d := &list[i]
-		if d.SHA != spec.SHA || d.Ref != spec.Ref || d.Deployable != nil || taken[d.ID] {
+		if d.SHA != spec.SHA || d.Ref != spec.Ref || d.Deployable != nil {
 			continue
 		}
 		if rec.IntentTime != nil && d.CreatedAt.Before(rec.IntentTime.Add(-adoptionWindow)) {
 			continue
 		}
 		if rec.IntentTime == nil && d.Status != gitlab.StatusRunning {
+			continue
+		}
+		if taken, err := r.recordTaken(ctx, s.gld, d.ID); err != nil || taken {
+			if err != nil {
+				return err
+			}
 			continue
 		}
 		if me == "" {
@@ -262,24 +264,28 @@ func (r *Reconciler) adopt(ctx context.Context, s *scope, gl gitlab.Client) erro
 	return nil
 }
 
-// recordsInUse returns the record IDs of the other rollouts in the
-// namespace that record to the same project: several Deployments may
-// deploy the same sha and ref to one environment. It reads the API server,
-// as the cache may not hold a record ID written a moment ago; it runs only
-// when a record is looked for.
-func (r *Reconciler) recordsInUse(ctx context.Context, gld *gitlabv1alpha1.GitLabDeployment) (map[int64]bool, error) {
-	var list gitlabv1alpha1.GitLabDeploymentList
-	if err := r.liveReader().List(ctx, &list, client.InNamespace(gld.Namespace)); err != nil {
-		return nil, err
+// recordTaken reports whether the GitLab deployment id is already the
+// record of another rollout in the namespace that records to the same
+// project: several Deployments may deploy the same sha and ref to one
+// environment. It looks in the cache and at this controller's writes the
+// cache may not show yet (watched rollouts), and at the API server for the
+// settled ones (their record-id label); it runs only for a record that
+// could be adopted.
+func (r *Reconciler) recordTaken(ctx context.Context, gld *gitlabv1alpha1.GitLabDeployment, id int64) (bool, error) {
+	if r.written.holds(gld, id) {
+		return true, nil
 	}
-	ids := map[int64]bool{}
-	for i := range list.Items {
-		other := &list.Items[i]
-		if other.UID != gld.UID && other.Status.Record.ID != 0 && other.Spec.Project == gld.Spec.Project {
-			ids[other.Status.Record.ID] = true
+	holders, err := history.WithRecord(ctx, r.Client, r.liveReader(), gld.Namespace, id)
+	if err != nil {
+		return false, err
+	}
+	for i := range holders {
+		other := &holders[i]
+		if other.UID != gld.UID && other.Spec.Project == gld.Spec.Project {
+			return true, nil
 		}
 	}
-	return ids, nil
+	return false, nil
 }
 
 func setRecord(s *scope, d *gitlab.Deployment) {

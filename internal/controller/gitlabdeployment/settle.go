@@ -18,6 +18,7 @@ package gitlabdeployment
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -115,6 +116,9 @@ func (r *Reconciler) settle(ctx context.Context, s *scope) error {
 		s.gld.Labels = map[string]string{}
 	}
 	s.gld.Labels[gitlabv1alpha1.LabelSettled] = "true"
+	if id := s.gld.Status.Record.ID; id != 0 {
+		s.gld.Labels[gitlabv1alpha1.LabelRecordID] = strconv.FormatInt(id, 10)
+	}
 	controllerutil.RemoveFinalizer(s.gld, gitlabv1alpha1.FinalizerRecord)
 	err := r.Patch(ctx, s.gld, patch)
 	if err == nil || apierrors.IsNotFound(err) {

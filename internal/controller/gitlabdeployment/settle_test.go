@@ -133,6 +133,7 @@ func TestASupersededRolloutSettlesOnlyWithNothingLeftToDo(t *testing.T) {
 			g.Expect(rollout.IsSettled(stored)).To(Equal(tc.settle))
 			if tc.settle {
 				g.Expect(stored.Finalizers).To(BeEmpty(), "nothing is left to cancel")
+				g.Expect(stored.Labels).To(HaveKeyWithValue(gitlabv1alpha1.LabelRecordID, "100"), "its record stays known as taken")
 				g.Expect(requested(r.rolloutsOfDeployment(ctx, deploy))).To(ConsistOf("web-2"))
 			} else {
 				g.Expect(stored.Finalizers).To(ConsistOf(gitlabv1alpha1.FinalizerRecord))

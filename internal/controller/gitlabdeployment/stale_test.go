@@ -19,9 +19,11 @@ package gitlabdeployment
 import (
 	"context"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -85,6 +87,54 @@ func TestAStaleCachedCopyCannotSendAWriteTwice(t *testing.T) {
 			after := &gitlabv1alpha1.GitLabDeployment{}
 			g.Expect(r.APIReader.Get(ctx, client.ObjectKeyFromObject(gld), after)).To(Succeed())
 			g.Expect(after.Status.Record.Status).To(Equal(tc.stored), "the stored record is left as it was")
+		})
+	}
+}
+
+// A rollout whose POST answer was lost adopts its record from GitLab, never
+// the record of another rollout of the same commit, also when that one is
+// settled and out of the cache: its record-id label says the record is
+// taken.
+func TestAdoptionSkipsTheRecordOfASettledRollout(t *testing.T) {
+	for _, settledHoldsIt := range []bool{true, false} {
+		t.Run(map[bool]string{true: "held by a settled rollout", false: "held by none"}[settledHoldsIt], func(t *testing.T) {
+			g := NewWithT(t)
+			intent := metav1.NewTime(time.Now().Add(-time.Hour))
+			gld := stepRollout(stepDeployment(nil), func(gld *gitlabv1alpha1.GitLabDeployment) {
+				gld.Finalizers = []string{gitlabv1alpha1.FinalizerRecord}
+				gld.Status.Record = gitlabv1alpha1.GitLabRecord{Intent: gitlab.StatusRunning, IntentTime: &intent}
+			})
+			other := stepRollout(stepDeployment(nil), func(o *gitlabv1alpha1.GitLabDeployment) {
+				o.Name, o.UID, o.Spec.WorkloadRef.Name = "api-1", "uid-api", "api"
+				o.Labels = map[string]string{gitlabv1alpha1.LabelWorkload: "api", gitlabv1alpha1.LabelSettled: "true",
+					gitlabv1alpha1.LabelRecordID: "100"}
+				o.Status.Record = gitlabv1alpha1.GitLabRecord{ID: 100, IID: 7, Status: gitlab.StatusSuccess}
+			})
+			calls := &gitlabCalls{}
+			r := stepReconciler(calls, stepDeployment(nil), gld)
+			// The settled rollout is not in the cache, only in the API server.
+			live := []client.Object{stepDeployment(nil), gld.DeepCopy()}
+			if settledHoldsIt {
+				live = append(live, other)
+			}
+			r.APIReader = stepReconciler(calls, live...).Client
+			found := gitlab.Deployment{ID: 100, IID: 7, Status: gitlab.StatusSuccess, SHA: stepSHA, Ref: "main",
+				User: "rollgate", CreatedAt: intent.Add(time.Minute), UpdatedAt: intent.Add(time.Minute)}
+			r.GitLab = gitlab.ClientProviderFunc(func(gitlab.Credentials) (gitlab.Client, error) {
+				fc := calls.client()
+				fc.ListDeploymentsFunc = func(context.Context, string, gitlab.ListOptions) ([]gitlab.Deployment, error) {
+					return []gitlab.Deployment{found}, nil
+				}
+				fc.CurrentUserFunc = func(context.Context) (string, error) { return "rollgate", nil }
+				return fc, nil
+			})
+			s := runPhases(t, r, gld)
+			if settledHoldsIt {
+				g.Expect(calls.posts).To(Equal([]string{gitlab.StatusRunning}), "another rollout's record is not adopted: a record is made")
+			} else {
+				g.Expect(calls.posts).To(BeEmpty(), "its own record is adopted")
+				g.Expect(s.gld.Status.Record.ID).To(BeEquivalentTo(100))
+			}
 		})
 	}
 }

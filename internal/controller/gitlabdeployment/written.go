@@ -90,6 +90,21 @@ func (w *writtenObjects) current(cached *gitlabv1alpha1.GitLabDeployment) (gld *
 	return last.DeepCopy(), false, true
 }
 
+// holds reports whether another rollout of gld's namespace and project has
+// the GitLab deployment id as its record in a write the cache may not show
+// yet.
+func (w *writtenObjects) holds(gld *gitlabv1alpha1.GitLabDeployment, id int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, other := range w.m {
+		if other.UID != gld.UID && other.Namespace == gld.Namespace && other.Spec.Project == gld.Spec.Project &&
+			other.Status.Record.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 // olderThan reports whether resourceVersion a is known to be older than b.
 // resourceVersions are opaque to clients, but the API server's are etcd
 // revisions, which grow; any other form is never taken as older, so that
