@@ -88,7 +88,9 @@ func (c *runningCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var list gitlabv1alpha1.GitLabDeploymentList
-	if err := reader.List(ctx, &list); err != nil {
+	// Read only: the cache's objects themselves, not a copy of each on
+	// every scrape.
+	if err := reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		ch <- prometheus.NewInvalidMetric(runningDesc, err)
 		return
 	}
