@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
@@ -148,4 +149,20 @@ func requested(reqs []reconcile.Request) []string {
 		names = append(names, req.Name)
 	}
 	return names
+}
+
+// The read of what a rollout shipped waits, after its delay, behind the
+// work of rollouts in progress: it is requeued at low priority.
+func TestTheShippedReadWaitsAtLowPriority(t *testing.T) {
+	g := NewWithT(t)
+	now := time.Now()
+	succeeded := metav1.NewTime(now)
+	gld := stepRollout(stepDeployment(nil), func(gld *gitlabv1alpha1.GitLabDeployment) {
+		gld.Status.Record = gitlabv1alpha1.GitLabRecord{ID: 100, IID: 7, Status: gitlab.StatusSuccess, UpdatedAt: &succeeded}
+	})
+	r := &Reconciler{ShippedDelay: 30 * time.Second}
+	result, err := r.reconcileShipped(context.Background(), newScope(gld, now))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.RequeueAfter).To(Equal(30 * time.Second))
+	g.Expect(result.Priority).To(HaveValue(Equal(handler.LowPriority)))
 }

@@ -22,7 +22,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
@@ -57,12 +59,14 @@ func (r *Reconciler) reconcileShipped(ctx context.Context, s *scope) (ctrl.Resul
 		return ctrl.Result{}, nil
 	}
 	// GitLab links the merge requests in a background job after success.
+	// The read waits behind the records of rollouts in progress: a burst
+	// of rollouts that finished together must not delay the next burst's.
 	if wait := succeeded.Add(r.ShippedDelay).Sub(s.now); wait > 0 {
-		return ctrl.Result{RequeueAfter: wait}, nil
+		return ctrl.Result{RequeueAfter: wait, Priority: ptr.To(handler.LowPriority)}, nil
 	}
 	key := retryKey{name: types.NamespacedName{Namespace: s.gld.Namespace, Name: s.gld.Name}, phase: "shipped"}
 	if wait := r.retries.wait(key, "", s.now); wait > 0 {
-		return ctrl.Result{RequeueAfter: wait}, nil
+		return ctrl.Result{RequeueAfter: wait, Priority: ptr.To(handler.LowPriority)}, nil
 	}
 	gl, err := r.gitlabClient(ctx, s)
 	var list *gitlab.MergeRequestList
@@ -77,7 +81,7 @@ func (r *Reconciler) reconcileShipped(ctx context.Context, s *scope) (ctrl.Resul
 		r.retries.set(key, "", s.now.Add(retry))
 		logf.FromContext(ctx).Info("Could not read the merge requests of the GitLab record; will retry",
 			"id", rec.ID, "retryAfter", retry, "error", err.Error())
-		return ctrl.Result{RequeueAfter: retry}, nil
+		return ctrl.Result{RequeueAfter: retry, Priority: ptr.To(handler.LowPriority)}, nil
 	}
 	r.retries.clear(key)
 	s.gld.Status.Shipped = shippedOf(list)
