@@ -136,7 +136,7 @@ BENCH_RUN = KUBEBUILDER_ASSETS="$(K8S_BIN)" ROLLGATE_K8S_BIN="$(K8S_BIN)" \
 	go test -count=1 -timeout 120m -run '^$$' -benchtime=1x -v ./test/bench/
 
 .PHONY: bench
-bench: manifests generate k8s-binaries ## Benchmark the manager on a local control plane: 2,000 and 10,000 Deployments (about 25 minutes).
+bench: manifests generate k8s-binaries ## Benchmark the manager on a local control plane: 2,000 and 10,000 Deployments (about 10 minutes).
 	$(BENCH_RUN) -bench 'Scale(2000|10000)$$'
 
 .PHONY: bench-quick
