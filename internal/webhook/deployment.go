@@ -210,13 +210,15 @@ func (g *DeploymentGuard) ValidateDelete(context.Context, *appsv1.Deployment) (a
 	return nil, nil
 }
 
-// ValidateUpdate refuses to release a held template without approval.
+// ValidateUpdate refuses to release a held template without approval:
+// unpausing it, or removing or changing rollgate's hold marker (which would
+// leave a paused Deployment that anyone may unpause in a second update).
 func (g *DeploymentGuard) ValidateUpdate(ctx context.Context, old, deploy *appsv1.Deployment) (admission.Warnings, error) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if req.UserInfo.Username == g.Username || !rollout.Held(old) || deploy.Spec.Paused {
+	if req.UserInfo.Username == g.Username || !rollout.Held(old) || rollout.Held(deploy) {
 		return nil, nil
 	}
 	if rollout.TemplateHash(&deploy.Spec.Template) != rollout.TemplateHash(&old.Spec.Template) {

@@ -27,6 +27,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -208,4 +209,70 @@ func TestAnUndoToASettledApprovedTemplateIsNotHeld(t *testing.T) {
 
 	unknown := review(deploy(template("app:3")), deploy(v2))
 	g.Expect(unknown.Spec.Paused).To(BeTrue(), "a template never approved is held")
+}
+
+// Only rollgate, or a bypass, releases a held template: unpausing it and
+// removing or changing the hold marker (to unpause in a second update) are
+// refused alike.
+func TestTheGuardRefusesEveryWayOutOfAHold(t *testing.T) {
+	labels := map[string]string{"app": "web"}
+	held := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "web", Annotations: map[string]string{
+			gitlabv1alpha1.AnnotationEnvironment: "production", gitlabv1alpha1.AnnotationApproval: "source=Record"}},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:2"}}}}},
+	}
+	rollout.Hold(held, rollout.TemplateHash(&held.Spec.Template))
+	cases := []struct {
+		name    string
+		user    string
+		change  func(*appsv1.Deployment)
+		refused bool
+	}{
+		{name: "unpause", change: func(d *appsv1.Deployment) { d.Spec.Paused = false }, refused: true},
+		{name: "remove the hold marker, still paused", refused: true, change: func(d *appsv1.Deployment) {
+			delete(d.Annotations, gitlabv1alpha1.AnnotationHeldTemplate)
+		}},
+		{name: "remove the gate and the hold marker", refused: true, change: func(d *appsv1.Deployment) {
+			delete(d.Annotations, gitlabv1alpha1.AnnotationApproval)
+			delete(d.Annotations, gitlabv1alpha1.AnnotationHeldTemplate)
+		}},
+		{name: "change the hold marker", refused: true, change: func(d *appsv1.Deployment) {
+			d.Annotations[gitlabv1alpha1.AnnotationHeldTemplate] = "other"
+		}},
+		{name: "remove the gate, still held", change: func(d *appsv1.Deployment) {
+			delete(d.Annotations, gitlabv1alpha1.AnnotationApproval)
+		}},
+		{name: "unpause with a bypass", change: func(d *appsv1.Deployment) {
+			d.Spec.Paused = false
+			d.Annotations[gitlabv1alpha1.AnnotationApprovalBypass] = "incident"
+		}},
+		{name: "a new template", change: func(d *appsv1.Deployment) {
+			d.Spec.Paused = false
+			delete(d.Annotations, gitlabv1alpha1.AnnotationHeldTemplate)
+			d.Spec.Template.Spec.Containers[0].Image = "app:3"
+		}},
+		{name: "rollgate releases it", user: "rollgate", change: func(d *appsv1.Deployment) { rollout.Release(d) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			user := tc.user
+			if user == "" {
+				user = "olive"
+			}
+			next := held.DeepCopy()
+			tc.change(next)
+			ctx := admission.NewContextWithRequest(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+				Operation: admissionv1.Update, UserInfo: authenticationv1.UserInfo{Username: user}}})
+			_, err := (&DeploymentGuard{Username: "rollgate"}).ValidateUpdate(ctx, held.DeepCopy(), next)
+			if tc.refused {
+				g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
+				g.Expect(err).To(MatchError(ContainSubstring(gitlabv1alpha1.AnnotationApprovalBypass)))
+			} else {
+				g.Expect(err).NotTo(HaveOccurred())
+			}
+		})
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
@@ -140,6 +141,34 @@ func TestGateUnsignedBypassedByIsRecordedAsAnUnknownUser(t *testing.T) {
 		g.Expect(strings.Join(bypassNotes(g, ns), "\n")).NotTo(ContainSubstring("alice"))
 		g.Expect(getDeployment(g, d).Spec.Paused).To(BeFalse())
 	}).WithTimeout(gateWait).Should(Succeed())
+}
+
+// Removing the gate and rollgate's hold marker from a held Deployment, to
+// unpause it in a second update, releases nothing: the marker stays and the
+// unpause is refused.
+func TestGateHeldRolloutIsNotReleasedInTwoSteps(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	f := newGitLab(t, ns)
+	protectWithApprovers(t, f, "alice")
+	d := newDeployment(t, ns, "web", map[string]string{gitlabv1alpha1.AnnotationApproval: "source=Record"})
+	gld := awaiting(t, d)
+
+	olive := asUser(t, "olive-oncall")
+	g.Eventually(func() error {
+		cur := getDeployment(g, d)
+		delete(cur.Annotations, gitlabv1alpha1.AnnotationApproval)
+		delete(cur.Annotations, gitlabv1alpha1.AnnotationHeldTemplate)
+		return olive.Update(context.Background(), cur)
+	}).Should(Succeed())
+	cur := getDeployment(g, d)
+	g.Expect(cur.Spec.Paused).To(BeTrue())
+	g.Expect(cur.Annotations).To(HaveKeyWithValue(gitlabv1alpha1.AnnotationHeldTemplate, gld.Status.PodTemplateHash), "the hold marker stays")
+
+	cur.Spec.Paused = false
+	err := olive.Update(context.Background(), cur)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "unpausing in a second update: %v", err)
+	g.Expect(rolloutOf(g, d).Status.Approval.State).To(Equal(gitlabv1alpha1.ApprovalAwaiting))
 }
 
 // A rejected template applied again stays held; a bypass releases it and
