@@ -171,6 +171,48 @@ func TestGateHeldRolloutIsNotReleasedInTwoSteps(t *testing.T) {
 	g.Expect(rolloutOf(g, d).Status.Approval.State).To(Equal(gitlabv1alpha1.ApprovalAwaiting))
 }
 
+// A new template that rolled out without the webhook (down, or not
+// installed) is paused by the controller, reported as HeldLate, and
+// released by GitLab's approval.
+func TestGateHoldsLateATemplateThatRolledOutPastTheWebhook(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	f := newGitLab(t, ns)
+	protectWithApprovers(t, f, "alice")
+	d := newDeployment(t, ns, "web", map[string]string{gitlabv1alpha1.AnnotationApproval: "source=Record"})
+	gld := awaiting(t, d)
+	f.decide(t, "alice", gld.Status.Record.ID, "approved", "")
+	g.Eventually(func(g Gomega) {
+		g.Expect(getDeployment(g, d).Spec.Paused).To(BeFalse())
+	}).WithTimeout(gateWait).Should(Succeed())
+	setStatus(t, d, completed)
+
+	unheld := unheldClient(t)
+	g.Eventually(func() error {
+		cur := getDeployment(g, d)
+		cur.Spec.Template.Spec.Containers[0].Image = "app:2"
+		cur.Annotations[gitlabv1alpha1.AnnotationSHA] = shaOf("app:2")
+		return unheld.Update(context.Background(), cur)
+	}).Should(Succeed())
+	g.Expect(getDeployment(g, d).Spec.Paused).To(BeFalse(), "not held at admission")
+	setStatus(t, d, progressing)
+
+	late := awaiting(t, d)
+	g.Eventually(func(g Gomega) {
+		cur := getDeployment(g, d)
+		g.Expect(rollout.Held(cur)).To(BeTrue(), "paused with the hold marker")
+		g.Expect(cur.Annotations).To(HaveKeyWithValue(gitlabv1alpha1.AnnotationHeldTemplate, late.Status.PodTemplateHash))
+		g.Expect(warnings(g, ns, late.Name)).To(ContainElement(gitlabv1alpha1.ReasonHeldLate))
+		g.Expect(warnings(g, ns, "web")).To(ContainElement(gitlabv1alpha1.ReasonHeldLate))
+	}).WithTimeout(gateWait).Should(Succeed())
+
+	f.decide(t, "alice", late.Status.Record.ID, "approved", "")
+	g.Eventually(func(g Gomega) {
+		g.Expect(rolloutOf(g, d).Status.Approval.State).To(Equal(gitlabv1alpha1.ApprovalApproved))
+		g.Expect(getDeployment(g, d).Spec.Paused).To(BeFalse())
+	}).WithTimeout(gateWait).Should(Succeed())
+}
+
 // A rejected template applied again stays held; a bypass releases it and
 // names who set it.
 func TestGateBypassReleasesARejectedTemplateAppliedAgain(t *testing.T) {
