@@ -29,6 +29,7 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/rollgate/rollgate/internal/bypass"
 	"github.com/rollgate/rollgate/internal/operator"
 	"github.com/rollgate/rollgate/internal/version"
 )
@@ -47,6 +48,7 @@ type flags struct {
 	hookTokenFile                string
 	certRotation                 bool
 	certSecret, webhookHosts     string
+	bypassKeySecret              string
 	rollgate                     operator.Options
 	// version asks for the build's version instead of a run.
 	version bool
@@ -156,6 +158,9 @@ func (f *flags) bindGate(fs *flag.FlagSet) {
 	fs.StringVar(&f.certSecret, "webhook-cert-secret", "",
 		"The Secret, as namespace/name, that keeps the self-managed webhook certificate; "+
 			"defaults to $POD_NAMESPACE/rollgate-webhook-cert.")
+	fs.StringVar(&f.bypassKeySecret, "bypass-key-secret", "",
+		"The Secret, as namespace/name, that keeps the key the webhooks sign who set an approval bypass with "+
+			"(made if missing); defaults to $POD_NAMESPACE/rollgate-bypass-key.")
 	fs.StringVar(&f.webhookHosts, "webhook-hosts", "",
 		"Comma-separated names or IPs the API server calls the webhooks at; "+
 			"defaults to rollgate-webhook-service.$POD_NAMESPACE.svc.")
@@ -172,6 +177,9 @@ func (f *flags) complete() error {
 		o.Gate.HookToken = bytes.TrimSpace(token)
 	}
 	if err := f.certOptions(); err != nil {
+		return err
+	}
+	if err := f.bypassKeyOptions(); err != nil {
 		return err
 	}
 	if f.defaultCredentials != "" {
@@ -247,5 +255,23 @@ func (f *flags) certOptions() error {
 	}
 	c.Hosts = strings.Split(hosts, ",")
 	f.rollgate.Gate.Certs = c
+	return nil
+}
+
+// bypassKeyOptions names the Secret of the bypass signing key; without a
+// namespace the key is kept in memory.
+func (f *flags) bypassKeyOptions() error {
+	secret := f.bypassKeySecret
+	if ns := os.Getenv("POD_NAMESPACE"); secret == "" && ns != "" {
+		secret = ns + "/" + bypass.SecretName
+	}
+	if secret == "" {
+		return nil
+	}
+	ns, name, ok := strings.Cut(secret, "/")
+	if !ok || ns == "" || name == "" {
+		return fmt.Errorf("--bypass-key-secret must be namespace/name, not %q", secret)
+	}
+	f.rollgate.Gate.BypassKey = types.NamespacedName{Namespace: ns, Name: name}
 	return nil
 }

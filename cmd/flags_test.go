@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/rollgate/rollgate/internal/version"
 )
@@ -51,4 +52,26 @@ func TestClusterNameFlag(t *testing.T) {
 		g.Expect(err).To(MatchError(ContainSubstring("--cluster-name")), bad)
 		g.Expect(err).To(MatchError(ContainSubstring("DNS label")), bad)
 	}
+}
+
+// The bypass signing key is kept in a Secret of the pod's namespace unless
+// --bypass-key-secret names another; outside a pod, in memory.
+func TestBypassKeySecretFlag(t *testing.T) {
+	g := NewWithT(t)
+	t.Setenv("POD_NAMESPACE", "rollgate-system")
+	f, _, err := parseFlags([]string{"--webhook-cert-rotation=false"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.rollgate.Gate.BypassKey).To(Equal(types.NamespacedName{Namespace: "rollgate-system", Name: "rollgate-bypass-key"}))
+
+	f, _, err = parseFlags([]string{"--webhook-cert-rotation=false", "--bypass-key-secret=ops/signing"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.rollgate.Gate.BypassKey).To(Equal(types.NamespacedName{Namespace: "ops", Name: "signing"}))
+
+	_, _, err = parseFlags([]string{"--webhook-cert-rotation=false", "--bypass-key-secret=signing"})
+	g.Expect(err).To(MatchError(ContainSubstring("--bypass-key-secret must be namespace/name")))
+
+	t.Setenv("POD_NAMESPACE", "")
+	f, _, err = parseFlags([]string{"--webhook-cert-rotation=false"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.rollgate.Gate.BypassKey.Name).To(BeEmpty())
 }

@@ -45,7 +45,8 @@ const (
 	// pod-template-hash of the rollout held for approval.
 	AnnotationHeldTemplate = "gitlab.rollgate.dev/held-template"
 	// AnnotationApprovalBypassedBy names the user who set the bypass
-	// annotation, as the API server authenticated them.
+	// annotation, as the API server authenticated them, with rollgate's
+	// signature: "USER sig=v1.TEMPLATE.MAC" (package internal/bypass).
 	AnnotationApprovalBypassedBy = "gitlab.rollgate.dev/approval-bypassed-by"
 	// AnnotationRestoredTemplate is the pod-template-hash of the template
 	// rollgate restored after a rejection: the earlier rollout, not a new one.

@@ -37,6 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/bypass"
 	"github.com/rollgate/rollgate/internal/rollout"
 )
 
@@ -336,7 +337,7 @@ func Bypass(ctx context.Context, k client.Client, ns, name, reason string, w io.
 
 func byWhom(deploy *appsv1.Deployment) string {
 	if by := deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy]; by != "" {
-		return by
+		return bypass.User(by)
 	}
 	return "you, as the API server authenticated you"
 }

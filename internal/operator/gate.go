@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/bypass"
 	"github.com/rollgate/rollgate/internal/gitlabhook"
 	"github.com/rollgate/rollgate/internal/rollout"
 	gatewebhook "github.com/rollgate/rollgate/internal/webhook"
@@ -57,6 +58,11 @@ type GateOptions struct {
 	HookAddr string
 	// HookToken is the secret GitLab sends as X-Gitlab-Token.
 	HookToken []byte
+	// BypassKey is the Secret that keeps the key the webhooks sign the
+	// bypass's user with and the controller verifies it with (made if
+	// missing); an empty Name keeps a key in memory, so that only a webhook
+	// of the same process signs what the controller trusts.
+	BypassKey types.NamespacedName
 	// Certs, when set, manages the webhook server's certificate (made,
 	// kept in a Secret, injected as caBundle, renewed); nil when another
 	// tool such as cert-manager provides it.
@@ -79,11 +85,17 @@ type CertOptions struct {
 // HookPath is the path of the GitLab webhook receiver.
 const HookPath = "/hooks/gitlab"
 
+// bypassKeys are the keys the webhooks sign bypasses with and the
+// controller verifies them with.
+func bypassKeys(mgr ctrl.Manager, opts GateOptions) *bypass.Keys {
+	return &bypass.Keys{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Secret: opts.BypassKey}
+}
+
 // setupGate registers the admission webhooks and the GitLab webhook
 // receiver, and returns the channel the receiver triggers reconciles on.
-func setupGate(ctx context.Context, mgr ctrl.Manager, opts GateOptions) (chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment], error) {
+func setupGate(ctx context.Context, mgr ctrl.Manager, opts GateOptions, keys *bypass.Keys) (chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment], error) {
 	if opts.Webhooks {
-		if err := SetupWebhooks(ctx, mgr, opts); err != nil {
+		if err := setupWebhooks(ctx, mgr, opts, keys); err != nil {
 			return nil, err
 		}
 	}
@@ -105,6 +117,10 @@ func setupGate(ctx context.Context, mgr ctrl.Manager, opts GateOptions) (chan ev
 // SetupWebhooks registers the Deployment admission webhooks of the gate
 // (and, with opts.Certs, the self-managed certificate) on mgr.
 func SetupWebhooks(ctx context.Context, mgr ctrl.Manager, opts GateOptions) error {
+	return setupWebhooks(ctx, mgr, opts, bypassKeys(mgr, opts))
+}
+
+func setupWebhooks(ctx context.Context, mgr ctrl.Manager, opts GateOptions, keys *bypass.Keys) error {
 	username := opts.Username
 	if username == "" {
 		var err error
@@ -120,7 +136,7 @@ func SetupWebhooks(ctx context.Context, mgr ctrl.Manager, opts GateOptions) erro
 		return err
 	}
 	logf.FromContext(ctx).Info("Registered the Deployment approval webhooks", "username", username)
-	if err := gatewebhook.SetupDeploymentGateWebhook(mgr, username); err != nil {
+	if err := gatewebhook.SetupDeploymentGateWebhook(mgr, username, keys); err != nil {
 		return fmt.Errorf("setting up the Deployment webhooks: %w", err)
 	}
 	return nil

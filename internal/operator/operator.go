@@ -142,7 +142,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the workload controller: %w", err)
 	}
-	triggers, err := setupGate(ctx, mgr, opts.Gate)
+	keys := bypassKeys(mgr, opts.Gate)
+	triggers, err := setupGate(ctx, mgr, opts.Gate, keys)
 	if err != nil {
 		return err
 	}
@@ -162,6 +163,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Triggers:         triggers,
 		ClusterName:      opts.ClusterName,
 		ShippedDelay:     opts.ShippedDelay,
+		BypassKeys:       keys,
 
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {

@@ -39,6 +39,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -51,6 +52,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/rollgate/rollgate/internal/bypass"
 	"github.com/rollgate/rollgate/internal/history"
 	"github.com/rollgate/rollgate/internal/localcluster"
 	"github.com/rollgate/rollgate/internal/operator"
@@ -59,6 +61,10 @@ import (
 // RollgateUser is the user rollgate's test managers act as; the admission
 // webhooks let its writes through.
 const RollgateUser = "rollgate"
+
+// BypassKey is the Secret that keeps the key the test webhook server signs
+// bypasses with and the test managers verify them with.
+var BypassKey = types.NamespacedName{Namespace: "default", Name: bypass.SecretName}
 
 // Env is a running envtest control plane.
 type Env struct {
@@ -194,7 +200,7 @@ func (e *Env) serveWebhooks() (func(), error) {
 		cancel()
 		return nil, err
 	}
-	if err := operator.SetupWebhooks(ctx, mgr, operator.GateOptions{Webhooks: true, Username: RollgateUser}); err != nil {
+	if err := operator.SetupWebhooks(ctx, mgr, operator.GateOptions{Webhooks: true, Username: RollgateUser, BypassKey: BypassKey}); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -240,7 +246,8 @@ func (e *Env) NewNamespace(t testing.TB) string {
 
 // TestOptions are rollgate's options for tests: short retry intervals and
 // GitLab timeouts so that tests of retries finish in seconds, no admission
-// webhooks (the package's webhook server serves them) and a history of 3.
+// webhooks (the package's webhook server serves them, and signs bypasses
+// with the key in BypassKey) and a history of 3.
 func TestOptions() operator.Options {
 	opts := operator.DefaultOptions()
 	opts.GitLab.RequestTimeout = time.Second
@@ -254,6 +261,7 @@ func TestOptions() operator.Options {
 	opts.AdoptAfter = 2 * time.Second
 	opts.ShippedDelay = 0
 	opts.Gate.Webhooks = false
+	opts.Gate.BypassKey = BypassKey
 	return opts
 }
 

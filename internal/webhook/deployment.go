@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/bypass"
 	"github.com/rollgate/rollgate/internal/history"
 	"github.com/rollgate/rollgate/internal/rollout"
 )
@@ -54,9 +55,9 @@ import (
 // gated Deployment's unapproved pod template (mutating: spec.paused) and
 // stop anyone but rollgate, named by username, from releasing it
 // (validating).
-func SetupDeploymentGateWebhook(mgr ctrl.Manager, username string) error {
+func SetupDeploymentGateWebhook(mgr ctrl.Manager, username string, keys *bypass.Keys) error {
 	return ctrl.NewWebhookManagedBy(mgr, &appsv1.Deployment{}).
-		WithDefaulter(&DeploymentHolder{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Username: username}).
+		WithDefaulter(&DeploymentHolder{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Username: username, Keys: keys}).
 		WithValidator(&DeploymentGuard{Username: username}).
 		Complete()
 }
@@ -72,6 +73,8 @@ type DeploymentHolder struct {
 	APIReader client.Reader
 	// Username is rollgate's own user, whose writes are never held.
 	Username string
+	// Keys signs the user who sets the bypass.
+	Keys *bypass.Keys
 }
 
 // Default holds the Deployment's template unless it is approved.
@@ -80,7 +83,7 @@ func (h *DeploymentHolder) Default(ctx context.Context, deploy *appsv1.Deploymen
 	if err != nil {
 		return err
 	}
-	if !rollout.Gated(deploy) || req.UserInfo.Username == h.Username {
+	if req.UserInfo.Username == h.Username {
 		return nil
 	}
 	var old *appsv1.Deployment
@@ -90,17 +93,25 @@ func (h *DeploymentHolder) Default(ctx context.Context, deploy *appsv1.Deploymen
 			return fmt.Errorf("decoding the old Deployment: %w", err)
 		}
 	}
-	freshBypass := signBypass(deploy, old, req.UserInfo.Username)
 	hash := rollout.TemplateHash(&deploy.Spec.Template)
-	if old != nil && rollout.TemplateHash(&old.Spec.Template) == hash {
+	sameTemplate := old != nil && rollout.TemplateHash(&old.Spec.Template) == hash
+	freshBypass, err := h.signBypass(ctx, deploy, old, hash, sameTemplate, req.UserInfo.Username)
+	if err != nil {
+		return err
+	}
+	if sameTemplate {
+		// Also when the gate is removed: a held rollout stays held.
 		rollout.CarryHold(deploy, old)
+		return nil
+	}
+	if !rollout.Gated(deploy) {
 		return nil
 	}
 	// A new template from a user is no longer the one rollgate restored.
 	delete(deploy.Annotations, gitlabv1alpha1.AnnotationRestoredTemplate)
 	if freshBypass {
 		// A bypass set together with the new template releases it; one left
-		// from before does not: a bypass is spent once.
+		// from before was removed by signBypass: a bypass is spent once.
 		if old != nil && rollout.Held(old) {
 			rollout.Release(deploy)
 		}
@@ -142,26 +153,44 @@ func (h *DeploymentHolder) approved(ctx context.Context, deploy *appsv1.Deployme
 
 // signBypass records who set the bypass annotation, as the API server
 // authenticated them, so that nobody can claim another name: the
-// bypassed-by annotation is set by this webhook only, to the user of the
-// request that set or changed the bypass, kept from the old object while
-// the bypass stays as it was, and removed with it. It reports whether this
-// request set or changed the bypass.
-func signBypass(deploy, old *appsv1.Deployment, username string) bool {
+// bypassed-by annotation is the user of the request that set or changed the
+// bypass, signed for this Deployment, reason and template (package bypass),
+// so that the controller can tell it from a value anyone else wrote. A
+// bypass left as it was keeps its signed name while the template stays
+// (another value is removed); one left from an earlier template is removed
+// with its name, since a bypass applies only to the template it was set for.
+// It reports whether this request set or changed the bypass.
+func (h *DeploymentHolder) signBypass(ctx context.Context, deploy, old *appsv1.Deployment, hash string, sameTemplate bool, username string) (bool, error) {
 	reason := deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypass]
 	if reason == "" {
 		delete(deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypassedBy)
-		return false
+		return false, nil
 	}
+	user, fresh := username, true
 	if old != nil && old.Annotations[gitlabv1alpha1.AnnotationApprovalBypass] == reason {
-		if by, ok := old.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy]; ok {
-			deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy] = by
-		} else {
+		if !sameTemplate {
+			delete(deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypass)
 			delete(deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypassedBy)
+			return false, nil
 		}
-		return false
+		signed, ok, err := h.Keys.Verify(ctx, old, reason, old.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy])
+		if err != nil {
+			return false, fmt.Errorf("checking who set the approval bypass: %w", err)
+		}
+		if !ok || signed.Template != hash {
+			delete(deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypassedBy)
+			return false, nil
+		}
+		// Signed again, with the UID that a Deployment created with the
+		// bypass did not have yet.
+		user, fresh = signed.User, false
 	}
-	deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy] = username
-	return true
+	by, err := h.Keys.Sign(ctx, deploy, hash, reason, user)
+	if err != nil {
+		return false, fmt.Errorf("signing who set the approval bypass: %w", err)
+	}
+	deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy] = by
+	return fresh, nil
 }
 
 // DeploymentGuard refuses to unpause a Deployment that rollgate holds for
@@ -181,13 +210,15 @@ func (g *DeploymentGuard) ValidateDelete(context.Context, *appsv1.Deployment) (a
 	return nil, nil
 }
 
-// ValidateUpdate refuses to release a held template without approval.
+// ValidateUpdate refuses to release a held template without approval:
+// unpausing it, or removing or changing rollgate's hold marker (which would
+// leave a paused Deployment that anyone may unpause in a second update).
 func (g *DeploymentGuard) ValidateUpdate(ctx context.Context, old, deploy *appsv1.Deployment) (admission.Warnings, error) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if req.UserInfo.Username == g.Username || !rollout.Held(old) || deploy.Spec.Paused {
+	if req.UserInfo.Username == g.Username || !rollout.Held(old) || rollout.Held(deploy) {
 		return nil, nil
 	}
 	if rollout.TemplateHash(&deploy.Spec.Template) != rollout.TemplateHash(&old.Spec.Template) {

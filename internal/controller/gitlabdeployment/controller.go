@@ -43,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/bypass"
 	"github.com/rollgate/rollgate/internal/gitlab"
 	"github.com/rollgate/rollgate/internal/history"
 	"github.com/rollgate/rollgate/internal/rollout"
@@ -93,6 +94,9 @@ type Reconciler struct {
 	// Triggers, when set, carries GitLabDeployments to reconcile at once,
 	// e.g. on a GitLab webhook.
 	Triggers <-chan event.TypedGenericEvent[*gitlabv1alpha1.GitLabDeployment]
+	// BypassKeys verifies who set a bypass (the admission webhook signs
+	// it); without it every bypass is by an unknown user.
+	BypassKeys *bypass.Keys
 
 	written writtenObjects
 	// retries holds when the environment and shipped phases may next ask

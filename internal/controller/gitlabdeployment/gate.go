@@ -38,20 +38,32 @@ func (r *Reconciler) reconcileGate(ctx context.Context, s *scope) (ctrl.Result, 
 	if gld.Spec.Approval == nil || s.observed.deploy == nil {
 		return ctrl.Result{}, nil
 	}
+	// A bypass on the Deployment is this rollout's while it shows this
+	// rollout's template.
+	reason := s.observed.deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypass]
+	if rollout.CurrentHash(s.observed.deploy) != gld.Status.PodTemplateHash {
+		reason = ""
+	}
 	if a := gld.Status.Approval; a != nil {
 		switch a.State {
 		case gitlabv1alpha1.ApprovalRejected, gitlabv1alpha1.ApprovalTimedOut:
+			// A rejected template applied again is released by a bypass.
+			if done, err := r.bypass(ctx, s, reason); done || err != nil {
+				return ctrl.Result{}, err
+			}
 			return ctrl.Result{}, r.keepRejected(ctx, s)
 		case gitlabv1alpha1.ApprovalApproved, gitlabv1alpha1.ApprovalBypassed:
+			if err := r.spendBypass(ctx, s, reason); err != nil {
+				return ctrl.Result{}, err
+			}
 			return ctrl.Result{}, r.keepReleased(ctx, s)
 		}
 	}
-	if reason := s.observed.deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypass]; reason != "" &&
-		rollout.CurrentHash(s.observed.deploy) == gld.Status.PodTemplateHash {
-		// Recorded and spent whatever the rollout shows: a bypass that came
-		// with a template that completed before rollgate looked must not
-		// stay on the Deployment and release the next one.
-		return ctrl.Result{}, r.bypass(ctx, s, reason)
+	// Recorded and spent whatever the rollout shows: a bypass that came with
+	// a template that completed before rollgate looked must not stay on the
+	// Deployment and release the next one.
+	if done, err := r.bypass(ctx, s, reason); done || err != nil {
+		return ctrl.Result{}, err
 	}
 	if s.observed.state != rollout.StateHeld && s.observed.state != rollout.StateProgressing {
 		// Complete when first seen, replaced, failed or gone: nothing to hold.
@@ -173,43 +185,6 @@ func (r *Reconciler) keepRejected(ctx context.Context, s *scope) error {
 		r.tellDeployment(s.observed.deploy, s.gld, corev1.EventTypeWarning, gitlabv1alpha1.ReasonRejectedTemplateHeld, "Hold", "%s (GitLabDeployment %s)", msg, s.gld.Name)
 	}
 	s.target = rollout.StateSuperseded
-	return nil
-}
-
-// bypass releases the rollout without approval, as the bypass annotation
-// asks, and records who asked and why.
-func (r *Reconciler) bypass(ctx context.Context, s *scope, reason string) error {
-	by := s.observed.deploy.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy]
-	if by == "" {
-		// Only rollgate's admission webhook signs a bypass; without it (the
-		// webhook was not called) nobody is named.
-		by = "an unknown user"
-	}
-	if s.gld.Status.Approval == nil {
-		now := metav1.NewTime(s.now)
-		s.gld.Status.Approval = &gitlabv1alpha1.ApprovalStatus{RequestedAt: &now}
-	}
-	s.gld.Status.Approval.Bypass = &gitlabv1alpha1.ApprovalBypass{User: rollout.Truncate(by, 500), Reason: rollout.Truncate(reason, 1000)}
-	r.decide(s, gitlabv1alpha1.ApprovalBypassed, gitlabv1alpha1.ReasonBypassed, "Released without approval by "+by+": "+reason)
-	r.warn(s.gld, "ApprovalBypassed", "Bypass", "Released pod template %s without GitLab approval; bypassed by %s: %s",
-		s.gld.Status.PodTemplateHash, by, reason)
-	r.tellDeployment(s.observed.deploy, s.gld, corev1.EventTypeWarning, "ApprovalBypassed", "Bypass",
-		"Released pod template %s without GitLab approval; bypassed by %s: %s", s.gld.Status.PodTemplateHash, by, reason)
-	// The bypass is saved before the Deployment changes, so that a crash in
-	// between cannot leave a released rollout that nobody recorded.
-	if err := r.checkpoint(ctx, s); err != nil {
-		return err
-	}
-	patch := client.MergeFrom(s.observed.deploy.DeepCopy())
-	rollout.Release(s.observed.deploy)
-	delete(s.observed.deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypass)
-	delete(s.observed.deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypassedBy)
-	if err := r.Patch(ctx, s.observed.deploy, patch); err != nil {
-		return err
-	}
-	if s.observed.state == rollout.StateHeld {
-		s.target = rollout.StateProgressing
-	}
 	return nil
 }
 

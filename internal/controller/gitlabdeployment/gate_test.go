@@ -247,17 +247,20 @@ func TestGateBypassReleasesAndIsRecorded(t *testing.T) {
 	d := newDeployment(t, ns, "web", map[string]string{gitlabv1alpha1.AnnotationApproval: "source=Record"})
 	awaiting(t, d)
 
+	dana := asUser(t, "dana-sre")
 	g.Eventually(func() error {
 		cur := getDeployment(g, d)
 		cur.Spec.Paused = false
 		cur.Annotations[gitlabv1alpha1.AnnotationApprovalBypass] = "hotfix for incident 42"
-		return k8sClient.Update(context.Background(), cur)
+		return dana.Update(context.Background(), cur)
 	}).Should(Succeed())
 	g.Eventually(func(g Gomega) {
 		gld := rolloutOf(g, d)
 		g.Expect(gld.Status.Approval.State).To(Equal(gitlabv1alpha1.ApprovalBypassed))
-		g.Expect(condition(gld, gitlabv1alpha1.ConditionApproved).Message).To(ContainSubstring("hotfix for incident 42"))
+		g.Expect(gld.Status.Approval.Bypass).To(Equal(&gitlabv1alpha1.ApprovalBypass{User: "dana-sre", Reason: "hotfix for incident 42"}))
+		g.Expect(condition(gld, gitlabv1alpha1.ConditionApproved).Message).To(Equal("Released without approval by dana-sre: hotfix for incident 42"))
 		g.Expect(warnings(g, ns, "web")).To(ContainElement("ApprovalBypassed"))
+		g.Expect(bypassNotes(g, ns)).To(ContainElement(ContainSubstring("bypassed by dana-sre: hotfix for incident 42")))
 		cur := getDeployment(g, d)
 		g.Expect(cur.Spec.Paused).To(BeFalse())
 		g.Expect(cur.Annotations).NotTo(HaveKey(gitlabv1alpha1.AnnotationApprovalBypass))
