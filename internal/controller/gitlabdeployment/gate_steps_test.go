@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/bypass"
 	"github.com/rollgate/rollgate/internal/gitlab"
 	"github.com/rollgate/rollgate/internal/rollout"
 )
@@ -349,14 +350,19 @@ func TestGatePhaseHoldsReleasesAndRestores(t *testing.T) {
 	}
 }
 
-// A bypass names who set it, and why, in the status.
+// A bypass names who set it, as the admission webhook signed it, and why,
+// in the status.
 func TestGatePhaseRecordsTheBypass(t *testing.T) {
 	g := NewWithT(t)
+	keys := &bypass.Keys{}
 	d := gatedDeployment(true, func(d *appsv1.Deployment) {
-		d.Annotations = map[string]string{gitlabv1alpha1.AnnotationApprovalBypass: "hotfix", gitlabv1alpha1.AnnotationApprovalBypassedBy: "alice"}
+		signed, err := keys.Sign(context.Background(), d, rollout.TemplateHash(&d.Spec.Template), "hotfix", "alice")
+		g.Expect(err).NotTo(HaveOccurred())
+		d.Annotations = map[string]string{gitlabv1alpha1.AnnotationApprovalBypass: "hotfix", gitlabv1alpha1.AnnotationApprovalBypassedBy: signed}
 	})
 	gld := gatedRollout(nil)
 	r, _ := gateReconciler(&gateGitLab{}, d, gld)
+	r.BypassKeys = keys
 	reconcileSteps(t, r, gld, time.Now(), gatePhases)
 	stored := &gitlabv1alpha1.GitLabDeployment{}
 	g.Expect(r.Get(context.Background(), client.ObjectKeyFromObject(gld), stored)).To(Succeed())
