@@ -133,6 +133,9 @@ func (e *gateEnv) testKubectlPlugin(t *testing.T) {
 		g.Expect(a.State).To(Equal(gitlabv1alpha1.ApprovalBypassed))
 		g.Expect(a.Bypass).NotTo(BeNil())
 		g.Expect(a.Bypass.Reason).To(Equal("incident 4711: hotfix"))
+		// The user of the kubeconfig the plugin ran with, as the API
+		// server authenticated it and rollgate's webhook signed it.
+		g.Expect(a.Bypass.User).To(Equal("rollgate-admin"))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Eventually(func(g Gomega) {
 		gld := e.rollout(g, ctx, ns, "cart", cartHash)
