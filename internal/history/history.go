@@ -24,6 +24,8 @@ import (
 	"slices"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -105,4 +107,24 @@ func Live(ctx context.Context, c client.Reader, namespace, workload string) ([]g
 	})
 	slices.SortFunc(items, rollout.Compare)
 	return items, nil
+}
+
+// Approved reports whether a rollout of the Deployment other than except had
+// the template with hash approved (rollout.TemplateApproved): the watched
+// rollouts from the cache first, then the settled history from the API
+// server when they do not say so.
+func Approved(ctx context.Context, cached, live client.Reader, namespace, workload, hash string, except types.UID) (bool, error) {
+	rollouts, err := Of(ctx, cached, namespace, workload)
+	if err == nil && !approvedBy(rollouts, hash, except) {
+		rollouts, err = Live(ctx, live, namespace, workload)
+	}
+	if err != nil {
+		return false, err
+	}
+	return approvedBy(rollouts, hash, except), nil
+}
+
+func approvedBy(rollouts []gitlabv1alpha1.GitLabDeployment, hash string, except types.UID) bool {
+	others := slices.DeleteFunc(rollouts, func(gld gitlabv1alpha1.GitLabDeployment) bool { return except != "" && gld.UID == except })
+	return rollout.TemplateApproved(others, hash)
 }

@@ -96,6 +96,13 @@ func TemplateApproved(rollouts []gitlabv1alpha1.GitLabDeployment, hash string) b
 	return false
 }
 
+// DropBypass removes the bypass and who set it from a Deployment's
+// annotations: spent, or left from an earlier template.
+func DropBypass(deploy *appsv1.Deployment) {
+	delete(deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypass)
+	delete(deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypassedBy)
+}
+
 // Declined reports whether a rollout's approval was rejected or timed out.
 func Declined(gld *gitlabv1alpha1.GitLabDeployment) bool {
 	a := gld.Status.Approval

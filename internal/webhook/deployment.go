@@ -117,7 +117,11 @@ func (h *DeploymentHolder) Default(ctx context.Context, deploy *appsv1.Deploymen
 		}
 		return nil
 	}
-	approved, err := h.approved(ctx, deploy, hash)
+	live := h.APIReader
+	if live == nil {
+		live = h.Reader
+	}
+	approved, err := history.Approved(ctx, h.Reader, live, deploy.Namespace, deploy.Name, hash, "")
 	if err != nil {
 		return err
 	}
@@ -131,24 +135,6 @@ func (h *DeploymentHolder) Default(ctx context.Context, deploy *appsv1.Deploymen
 	logf.FromContext(ctx).Info("Held an unapproved pod template", "deployment", deploy.Name,
 		"namespace", deploy.Namespace, "podTemplateHash", hash, "user", req.UserInfo.Username)
 	return nil
-}
-
-// approved reports whether a rollout of the Deployment had this template
-// approved: the watched rollouts from the cache first, then the settled
-// history from the API server.
-func (h *DeploymentHolder) approved(ctx context.Context, deploy *appsv1.Deployment, hash string) (bool, error) {
-	rollouts, err := history.Of(ctx, h.Reader, deploy.Namespace, deploy.Name)
-	if err != nil || rollout.TemplateApproved(rollouts, hash) {
-		return err == nil, err
-	}
-	live := h.APIReader
-	if live == nil {
-		live = h.Reader
-	}
-	if rollouts, err = history.Live(ctx, live, deploy.Namespace, deploy.Name); err != nil {
-		return false, err
-	}
-	return rollout.TemplateApproved(rollouts, hash), nil
 }
 
 // signBypass records who set the bypass annotation, as the API server
@@ -169,8 +155,7 @@ func (h *DeploymentHolder) signBypass(ctx context.Context, deploy, old *appsv1.D
 	user, fresh := username, true
 	if old != nil && old.Annotations[gitlabv1alpha1.AnnotationApprovalBypass] == reason {
 		if !sameTemplate {
-			delete(deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypass)
-			delete(deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypassedBy)
+			rollout.DropBypass(deploy)
 			return false, nil
 		}
 		signed, ok, err := h.Keys.Verify(ctx, old, reason, old.Annotations[gitlabv1alpha1.AnnotationApprovalBypassedBy])

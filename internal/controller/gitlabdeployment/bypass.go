@@ -68,8 +68,7 @@ func (r *Reconciler) bypass(ctx context.Context, s *scope, reason string) (bool,
 	}
 	patch := client.MergeFrom(s.observed.deploy.DeepCopy())
 	rollout.Release(s.observed.deploy)
-	delete(s.observed.deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypass)
-	delete(s.observed.deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypassedBy)
+	rollout.DropBypass(s.observed.deploy)
 	if err := r.Patch(ctx, s.observed.deploy, patch); err != nil {
 		return false, err
 	}
@@ -116,7 +115,6 @@ func (r *Reconciler) spendBypass(ctx context.Context, s *scope, reason string) e
 // removeBypass removes both bypass annotations from the Deployment.
 func (r *Reconciler) removeBypass(ctx context.Context, s *scope) error {
 	patch := client.MergeFrom(s.observed.deploy.DeepCopy())
-	delete(s.observed.deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypass)
-	delete(s.observed.deploy.Annotations, gitlabv1alpha1.AnnotationApprovalBypassedBy)
+	rollout.DropBypass(s.observed.deploy)
 	return r.Patch(ctx, s.observed.deploy, patch)
 }

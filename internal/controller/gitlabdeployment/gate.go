@@ -27,6 +27,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/history"
 	"github.com/rollgate/rollgate/internal/rollout"
 )
 
@@ -105,26 +106,10 @@ func (r *Reconciler) startGate(ctx context.Context, s *scope) (bool, error) {
 }
 
 // approvedBefore reports whether another rollout of the Deployment had this
-// rollout's template approved (or bypassed, or rolled out before the gate):
-// the watched rollouts first, the settled history from the API server
-// when they do not say so.
+// rollout's template approved (or bypassed, or rolled out before the gate).
 func (r *Reconciler) approvedBefore(ctx context.Context, s *scope) (bool, error) {
-	for _, read := range []func(context.Context, *scope) ([]gitlabv1alpha1.GitLabDeployment, error){r.rollouts, r.liveHistory} {
-		rollouts, err := read(ctx, s)
-		if err != nil {
-			return false, err
-		}
-		others := make([]gitlabv1alpha1.GitLabDeployment, 0, len(rollouts))
-		for i := range rollouts {
-			if rollouts[i].UID != s.gld.UID {
-				others = append(others, rollouts[i])
-			}
-		}
-		if rollout.TemplateApproved(others, s.gld.Status.PodTemplateHash) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return history.Approved(ctx, r.Client, r.liveReader(), s.gld.Namespace, s.gld.Spec.WorkloadRef.Name,
+		s.gld.Status.PodTemplateHash, s.gld.UID)
 }
 
 // decide settles the approval and its condition.
