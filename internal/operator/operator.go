@@ -108,8 +108,8 @@ func NewScheme() *runtime.Scheme {
 
 // CacheOptions keeps the informer cache to what the controllers read:
 // managed fields are dropped from every object; a Deployment that does not
-// opt in is kept as a stub, and one that does without its pod template
-// (rollout.TrimForCache); the settled history of GitLabDeployments (the
+// opt in is kept as a metadata stub, and one that does without its pod
+// template (rollout.TrimForCache, newInformer); the settled history of GitLabDeployments (the
 // settled label) is left out, and read from the API server where a
 // decision needs it (history.Live). Secrets are never cached: they are read
 // on demand through the manager's API reader.
@@ -118,6 +118,7 @@ func CacheOptions() cache.Options {
 	utilruntime.Must(err)
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
+		NewInformer:      newInformer,
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.Deployment{}:               {Transform: rollout.TrimForCache},
 			&gitlabv1alpha1.GitLabDeployment{}: {Label: labels.NewSelector().Add(*unsettled)},

@@ -27,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
@@ -160,23 +161,34 @@ func TestOnlyRolloutsThatCanChangeAreWatched(t *testing.T) {
 func TestTheCacheKeepsOnlyWhatTheControllersRead(t *testing.T) {
 	g := NewWithT(t)
 	full := deploymentWith(3, func(d *appsv1.Deployment) {
+		d.Namespace, d.UID, d.ResourceVersion = "shop", "6f1c", "4711"
 		d.Annotations = map[string]string{lastAppliedAnnotation: strings.Repeat("x", 4096), "team": "a"}
 		d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
 		d.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: strings.Repeat("v", 2048)}}
 	})
 	hash := TemplateHash(&full.Spec.Template)
 
+	full.Annotations[gitlabv1alpha1.AnnotationApprovalBypass] = "kept"
 	stub, err := TrimForCache(full.DeepCopy())
 	g.Expect(err).NotTo(HaveOccurred())
-	d := stub.(*appsv1.Deployment)
-	g.Expect(d.Spec.Template.Spec.Containers).To(BeEmpty(), "a Deployment that does not opt in is a stub")
-	g.Expect(d.Annotations).To(BeEmpty())
-	g.Expect(d.Name).To(Equal(full.Name))
+	g.Expect(stub).To(BeAssignableToTypeOf(&Stub{}), "a Deployment that does not opt in is a stub")
+	key, err := toolscache.MetaNamespaceKeyFunc(stub)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(key).To(Equal("shop/web"), "the informer's store keys a stub as it keys the Deployment")
+	d, ok := FromCache(stub).(*appsv1.Deployment)
+	g.Expect(ok).To(BeTrue(), "the stub is handed out as a Deployment")
+	g.Expect(d.Spec.Template.Spec.Containers).To(BeEmpty())
+	g.Expect(d.Annotations).To(Equal(map[string]string{gitlabv1alpha1.AnnotationApprovalBypass: "kept"}), "only rollgate's annotations are kept")
+	g.Expect(d.GroupVersionKind()).To(Equal(appsv1.SchemeGroupVersion.WithKind("Deployment")))
+	g.Expect([]any{d.Name, d.Namespace, d.UID, d.ResourceVersion, d.Generation}).
+		To(Equal([]any{full.Name, full.Namespace, full.UID, full.ResourceVersion, full.Generation}))
+	delete(full.Annotations, gitlabv1alpha1.AnnotationApprovalBypass)
 
 	optedIn := full.DeepCopy()
 	optedIn.Annotations[gitlabv1alpha1.AnnotationEnvironment] = "staging"
 	trimmed, err := TrimForCache(optedIn)
 	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(FromCache(trimmed)).To(BeIdenticalTo(trimmed), "an opted-in Deployment is kept as a Deployment")
 	d = trimmed.(*appsv1.Deployment)
 	g.Expect(d.Spec.Template.Spec.Containers).To(BeEmpty(), "the pod template is dropped once hashed")
 	g.Expect(d.Annotations).NotTo(HaveKey(lastAppliedAnnotation))

@@ -24,15 +24,11 @@ package rollout
 import (
 	"fmt"
 	"hash/fnv"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/dump"
-
-	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
 
 // TemplateHash is the identity of a rollout: the hash the Deployment
@@ -121,14 +117,6 @@ func ProgressingCondition(deploy *appsv1.Deployment) *appsv1.DeploymentCondition
 	return nil
 }
 
-// cachedHashAnnotation carries, on a Deployment in rollgate's cache only,
-// the hash of the pod template the cache dropped (TrimForCache). It is
-// never written to the API server.
-const cachedHashAnnotation = "gitlab.rollgate.dev/cached-template-hash"
-
-// lastAppliedAnnotation is kubectl's copy of the whole applied object.
-const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
-
 // CurrentHash is the hash of the Deployment's pod template: computed from
 // the template, or, for a copy from rollgate's cache whose template was
 // dropped, the hash computed before it was dropped. A Deployment from the
@@ -141,48 +129,4 @@ func CurrentHash(deploy *appsv1.Deployment) string {
 		}
 	}
 	return TemplateHash(&deploy.Spec.Template)
-}
-
-// TrimForCache is the cache transform of Deployments: it keeps what the
-// controllers read and drops the rest. A Deployment that does not opt in is
-// reduced to a stub (name, identity, generation and rollgate's
-// annotations: enough to notice that it opts in later, when its next event
-// brings the whole object). One that opts in keeps its spec and status
-// without the pod template, replaced by its hash. Managed fields and
-// kubectl's last-applied annotation are dropped from both.
-func TrimForCache(obj any) (any, error) {
-	deploy, ok := obj.(*appsv1.Deployment)
-	if !ok {
-		return obj, nil
-	}
-	deploy.ManagedFields = nil
-	delete(deploy.Annotations, lastAppliedAnnotation)
-	if !OptedIn(deploy.Annotations) {
-		m := deploy.ObjectMeta
-		return &appsv1.Deployment{TypeMeta: deploy.TypeMeta, ObjectMeta: metav1.ObjectMeta{
-			Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
-			Generation: m.Generation, DeletionTimestamp: m.DeletionTimestamp, Annotations: rollgateAnnotations(m.Annotations)}}, nil
-	}
-	if len(deploy.Spec.Template.Spec.Containers) > 0 {
-		if deploy.Annotations == nil {
-			deploy.Annotations = map[string]string{}
-		}
-		deploy.Annotations[cachedHashAnnotation] = TemplateHash(&deploy.Spec.Template)
-		deploy.Spec.Template = corev1.PodTemplateSpec{}
-	}
-	return deploy, nil
-}
-
-// rollgateAnnotations keeps the annotations in rollgate's prefix.
-func rollgateAnnotations(annotations map[string]string) map[string]string {
-	var out map[string]string
-	for k, v := range annotations {
-		if strings.HasPrefix(k, gitlabv1alpha1.AnnotationEnvironment[:len("gitlab.rollgate.dev/")]) {
-			if out == nil {
-				out = map[string]string{}
-			}
-			out[k] = v
-		}
-	}
-	return out
 }

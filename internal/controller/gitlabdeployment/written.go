@@ -51,7 +51,9 @@ func (w *writtenObjects) remember(gld *gitlabv1alpha1.GitLabDeployment) {
 		w.last = map[types.NamespacedName]string{}
 	}
 	key := types.NamespacedName{Namespace: gld.Namespace, Name: gld.Name}
-	w.m[key] = gld.DeepCopy()
+	remembered := gld.DeepCopy()
+	remembered.ManagedFields = nil // as in the cache: no decision reads them
+	w.m[key] = remembered
 	w.last[key] = gld.ResourceVersion
 }
 
