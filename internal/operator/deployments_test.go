@@ -17,7 +17,6 @@ limitations under the License.
 package operator
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -101,9 +100,7 @@ func TestTheDeploymentCacheHandsOutStubsAsDeployments(t *testing.T) {
 		DeleteFunc: func(obj any) { rec.add("delete", obj) },
 	}, toolscache.HandlerOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go inf.RunWithContext(ctx)
+	go inf.RunWithContext(t.Context())
 	g.Eventually(inf.HasSynced, 10*time.Second, 10*time.Millisecond).Should(BeTrue())
 
 	raw, _, _ := inf.(deploymentInformer).SharedIndexInformer.GetIndexer().GetByKey("shop/plain")

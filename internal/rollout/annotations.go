@@ -45,7 +45,7 @@ func OptedIn(annotations map[string]string) bool {
 func SpecFromAnnotations(workload string, annotations map[string]string) (gitlabv1alpha1.GitLabDeploymentSpec, error) {
 	get := func(key string) string { return strings.TrimSpace(annotations[key]) }
 	spec := gitlabv1alpha1.GitLabDeploymentSpec{
-		WorkloadRef: gitlabv1alpha1.WorkloadReference{APIVersion: "apps/v1", Kind: "Deployment", Name: workload},
+		WorkloadRef: gitlabv1alpha1.WorkloadReference{APIVersion: "apps/v1", Kind: kindDeployment, Name: workload},
 		Environment: get(gitlabv1alpha1.AnnotationEnvironment),
 		Project:     get(gitlabv1alpha1.AnnotationProject),
 		SHA:         get(gitlabv1alpha1.AnnotationSHA),

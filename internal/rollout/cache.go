@@ -35,8 +35,11 @@ const cachedHashAnnotation = "gitlab.rollgate.dev/cached-template-hash"
 // lastAppliedAnnotation is kubectl's copy of the whole applied object.
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
+// kindDeployment is the kind of the workloads rollgate records.
+const kindDeployment = "Deployment"
+
 // deploymentKind is the type of the Deployments made of stubs.
-var deploymentKind = metav1.TypeMeta{APIVersion: appsv1.SchemeGroupVersion.String(), Kind: "Deployment"}
+var deploymentKind = metav1.TypeMeta{APIVersion: appsv1.SchemeGroupVersion.String(), Kind: kindDeployment}
 
 // TrimForCache is the cache transform of Deployments: it keeps what the
 // controllers read and drops the rest.

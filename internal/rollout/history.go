@@ -77,7 +77,7 @@ func Compare(a, b gitlabv1alpha1.GitLabDeployment) int {
 // none is recorded.
 func workloadUID(gld *gitlabv1alpha1.GitLabDeployment) types.UID {
 	for _, ref := range gld.OwnerReferences {
-		if ref.Kind == "Deployment" {
+		if ref.Kind == kindDeployment {
 			return ref.UID
 		}
 	}

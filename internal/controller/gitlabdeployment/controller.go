@@ -30,6 +30,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -237,7 +238,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&gitlabv1alpha1.GitLabDeployment{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfDeployment)).
-		Watches(&gitlabv1alpha1.GitLabDeployment{}, handler.EnqueueRequestsFromMapFunc(r.settleableBefore))
+		Watches(&gitlabv1alpha1.GitLabDeployment{}, handler.EnqueueRequestsFromMapFunc(r.settleableBefore)).
+		Watches(&gitlabv1alpha1.GitLabDeployment{}, handler.Funcs{
+			UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				r.written.caughtUp(e.ObjectNew)
+			},
+		})
 	if r.Triggers != nil {
 		b = b.WatchesRawSource(source.Channel(r.Triggers,
 			&handler.TypedEnqueueRequestForObject[*gitlabv1alpha1.GitLabDeployment]{}))

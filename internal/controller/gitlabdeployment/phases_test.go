@@ -347,3 +347,30 @@ func TestOnlyTheCurrentRolloutSyncsTheEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// The copy of a write is dropped once the cache shows it, even when no
+// reconcile of the rollout follows (the last write of a rollout).
+func TestWrittenCopyIsDroppedOnceTheCacheShowsIt(t *testing.T) {
+	g := NewWithT(t)
+	var w writtenObjects
+	gld := stepRollout(stepDeployment(nil), nil)
+	gld.ResourceVersion = "10"
+	w.remember(gld)
+
+	older := gld.DeepCopy()
+	older.ResourceVersion = "9"
+	w.caughtUp(older)
+	g.Expect(w.m).To(HaveLen(1), "the cache is older than the write: the copy stands in for it")
+
+	w.caughtUp(gld.DeepCopy())
+	g.Expect(w.m).To(BeEmpty())
+	got, _, ours := w.current(gld.DeepCopy())
+	g.Expect(got.ResourceVersion).To(Equal("10"))
+	g.Expect(ours).To(BeTrue(), "the cache's copy is still known as this controller's last write")
+
+	w.remember(gld)
+	newer := gld.DeepCopy()
+	newer.ResourceVersion = "12"
+	w.caughtUp(newer)
+	g.Expect(w.m).To(BeEmpty(), "a later version replaces it as well")
+}

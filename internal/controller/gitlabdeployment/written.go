@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 )
@@ -55,6 +56,19 @@ func (w *writtenObjects) remember(gld *gitlabv1alpha1.GitLabDeployment) {
 	remembered.ManagedFields = nil // as in the cache: no decision reads them
 	w.m[key] = remembered
 	w.last[key] = gld.ResourceVersion
+}
+
+// caughtUp drops the copy of a write once the cache shows that version or a
+// later one, as current does: the last write of a rollout (its success,
+// say) is often followed by no reconcile of it for a long time, and the
+// copy would otherwise double the memory of every watched rollout.
+func (w *writtenObjects) caughtUp(cached client.Object) {
+	key := types.NamespacedName{Namespace: cached.GetNamespace(), Name: cached.GetName()}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if last, ok := w.m[key]; ok && !olderThan(cached.GetResourceVersion(), last.ResourceVersion) {
+		delete(w.m, key)
+	}
 }
 
 // forget drops what was remembered of a GitLabDeployment that is gone.
