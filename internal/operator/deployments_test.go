@@ -17,6 +17,7 @@ limitations under the License.
 package operator
 
 import (
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -49,9 +50,11 @@ func (f *fakeDeployments) Watch(metav1.ListOptions) (watch.Interface, error) { r
 
 func (f *fakeDeployments) IsWatchListSemanticsUnSupported() bool { return true }
 
+// deployment gives each Deployment its own annotations, as decoding does:
+// the cache's transform may change the objects it is handed.
 func deployment(name string, annotations map[string]string) *appsv1.Deployment {
 	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, UID: types.UID("uid-" + name), ResourceVersion: "1", Annotations: annotations},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, UID: types.UID("uid-" + name), ResourceVersion: "1", Annotations: maps.Clone(annotations)},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}}}},
 	}
