@@ -32,6 +32,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/history"
 	"github.com/rollgate/rollgate/internal/rollout"
 )
 
@@ -152,4 +153,15 @@ func TestOnlyTheDeploymentInformerIsWrapped(t *testing.T) {
 	lw := &fakeDeployments{watch: watch.NewFake()}
 	g.Expect(newInformer(lw, &gitlabv1alpha1.GitLabDeployment{}, 0, nil)).NotTo(BeAssignableToTypeOf(deploymentInformer{}))
 	g.Expect(newInformer(lw, &appsv1.Deployment{}, 0, nil)).To(BeAssignableToTypeOf(deploymentInformer{}))
+}
+
+// The GitLabDeployment informer tells the resourceVersion it has seen, so
+// that the whole history is listed from the watch cache (history.Reader),
+// not with a consistent read.
+func TestTheGitLabDeploymentInformerTellsWhatItHasSeen(t *testing.T) {
+	g := NewWithT(t)
+	lw := &fakeDeployments{watch: watch.NewFake()}
+	synced, ok := newInformer(lw, &gitlabv1alpha1.GitLabDeployment{}, 0, nil).(history.Synced)
+	g.Expect(ok).To(BeTrue())
+	g.Expect(synced.LastSyncResourceVersion()).To(BeEmpty(), "nothing listed yet")
 }

@@ -135,8 +135,12 @@ func setupWebhooks(ctx context.Context, mgr ctrl.Manager, opts GateOptions, keys
 	} else if err := mgr.AddReadyzCheck("webhook-server", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return err
 	}
+	historyReader, err := newHistoryReader(ctx, mgr)
+	if err != nil {
+		return err
+	}
 	logf.FromContext(ctx).Info("Registered the Deployment approval webhooks", "username", username)
-	if err := gatewebhook.SetupDeploymentGateWebhook(mgr, username, keys); err != nil {
+	if err := gatewebhook.SetupDeploymentGateWebhook(mgr, historyReader, username, keys); err != nil {
 		return fmt.Errorf("setting up the Deployment webhooks: %w", err)
 	}
 	return nil

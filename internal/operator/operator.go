@@ -131,6 +131,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := history.SetupIndex(ctx, mgr); err != nil {
 		return fmt.Errorf("registering indexes: %w", err)
 	}
+	historyReader, err := newHistoryReader(ctx, mgr)
+	if err != nil {
+		return err
+	}
 	metrics := gitlabdeployment.NewMetrics(mgr.GetClient(), opts.RunningThreshold)
 	registry := gitlab.NewRegistry(opts.GitLab)
 	if err := (&workload.Reconciler{
@@ -138,6 +142,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Recorder:                mgr.GetEventRecorder("rollgate"),
 		HistoryLimit:            opts.HistoryLimit,
 		APIReader:               mgr.GetAPIReader(),
+		HistoryReader:           historyReader,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		ClusterName:             opts.ClusterName,
 	}).SetupWithManager(mgr); err != nil {
@@ -160,6 +165,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		FinalizeTimeout:  opts.FinalizeTimeout,
 		AdoptAfter:       cmp.Or(opts.AdoptAfter, opts.GitLab.RequestTimeout+5*time.Second),
 		APIReader:        mgr.GetAPIReader(),
+		HistoryReader:    historyReader,
 		ApprovalPolling:  opts.Gate.Polling,
 		Triggers:         triggers,
 		ClusterName:      opts.ClusterName,
@@ -171,4 +177,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("setting up the gitlabdeployment controller: %w", err)
 	}
 	return nil
+}
+
+// newHistoryReader lists a Deployment's whole history from the API
+// server's watch cache, no older than the manager's GitLabDeployment
+// informer (history.Reader).
+func newHistoryReader(ctx context.Context, mgr ctrl.Manager) (client.Reader, error) {
+	inf, err := mgr.GetCache().GetInformer(ctx, &gitlabv1alpha1.GitLabDeployment{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return nil, fmt.Errorf("getting the GitLabDeployment informer: %w", err)
+	}
+	synced, _ := inf.(history.Synced)
+	return &history.Reader{Reader: mgr.GetAPIReader(), Synced: synced}, nil
 }

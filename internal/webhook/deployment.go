@@ -54,10 +54,11 @@ import (
 // SetupDeploymentGateWebhook registers the admission webhooks that hold a
 // gated Deployment's unapproved pod template (mutating: spec.paused) and
 // stop anyone but rollgate, named by username, from releasing it
-// (validating).
-func SetupDeploymentGateWebhook(mgr ctrl.Manager, username string, keys *bypass.Keys) error {
+// (validating). historyReader lists a Deployment's whole history
+// (history.Reader).
+func SetupDeploymentGateWebhook(mgr ctrl.Manager, historyReader client.Reader, username string, keys *bypass.Keys) error {
 	return ctrl.NewWebhookManagedBy(mgr, &appsv1.Deployment{}).
-		WithDefaulter(&DeploymentHolder{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Username: username, Keys: keys}).
+		WithDefaulter(&DeploymentHolder{Reader: mgr.GetClient(), APIReader: historyReader, Username: username, Keys: keys}).
 		WithValidator(&DeploymentGuard{Username: username}).
 		Complete()
 }
@@ -68,8 +69,9 @@ type DeploymentHolder struct {
 	// Reader lists GitLabDeployments (the manager's cache, which leaves
 	// the settled history out).
 	Reader client.Reader
-	// APIReader lists the whole history from the API server when the
-	// cached rollouts do not approve a template; Reader is used if nil.
+	// APIReader lists the whole history from the API server
+	// (history.Reader) when the cached rollouts do not approve a template;
+	// Reader is used if nil.
 	APIReader client.Reader
 	// Username is rollgate's own user, whose writes are never held.
 	Username string

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -118,40 +119,101 @@ func (e *benchEnv) timeline() (*gitLabTimeline, error) {
 	return tl, nil
 }
 
-// successes counts the rollouts with a record set success.
-func (e *benchEnv) successes(rs []rollout) int {
+// recorded counts the rollouts with a record set running, and success.
+func (e *benchEnv) recorded(rs []rollout) (running, success int) {
 	e.gitLab.mu.Lock()
 	n := len(e.gitLab.writes)
 	e.gitLab.mu.Unlock()
 	if n == 0 {
-		return 0
+		return 0, 0
 	}
 	tl, err := e.timeline()
 	if err != nil {
-		return 0
+		return 0, 0
 	}
+	for _, r := range rs {
+		k := recordKey{environment(r.key), r.sha}
+		if _, ok := tl.running[k]; ok {
+			running++
+		}
+		if _, ok := tl.success[k]; ok {
+			success++
+		}
+	}
+	return running, success
+}
+
+// waitRecorded waits until every rollout is recorded success in GitLab,
+// saying every 10 s how far the cluster and the manager are.
+func (e *benchEnv) waitRecorded(ctx context.Context, rs []rollout, timeout time.Duration) error {
+	last, logged := -1, time.Now()
+	// Once a second: the times come from the fake's log, not from here, and
+	// reading all of GitLab's records is not free with 10,000 of them.
+	return pollEvery(ctx, time.Second, timeout, fmt.Sprintf("%d rollouts recorded success", len(rs)), func() bool {
+		running, n := e.recorded(rs)
+		if n == len(rs) || (n != last && time.Since(logged) >= 10*time.Second) {
+			last, logged = n, time.Now()
+			e.tb.Logf("%d of %d rollouts recorded success (%d running, %d complete); %s",
+				n, len(rs), running, e.completed(rs), e.workQueues(ctx))
+		}
+		return n == len(rs)
+	})
+}
+
+// completed counts the rollouts the cluster has completed.
+func (e *benchEnv) completed(rs []rollout) int {
 	done := 0
 	for _, r := range rs {
-		if _, ok := tl.success[recordKey{environment(r.key), r.sha}]; ok {
+		if _, ok := e.watch.completedAt(r.key, r.generation); ok {
 			done++
 		}
 	}
 	return done
 }
 
-// waitRecorded waits until every rollout is recorded success in GitLab.
-func (e *benchEnv) waitRecorded(ctx context.Context, rs []rollout, timeout time.Duration) error {
-	last, logged := 0, time.Now()
-	// Once a second: the times come from the fake's log, not from here, and
-	// reading all of GitLab's records is not free with 10,000 of them.
-	return pollEvery(ctx, time.Second, timeout, fmt.Sprintf("%d rollouts recorded success", len(rs)), func() bool {
-		n := e.successes(rs)
-		if n != last && (n == len(rs) || time.Since(logged) > 10*time.Second) {
-			last, logged = n, time.Now()
-			e.tb.Logf("%d of %d rollouts recorded success", n, len(rs))
+// workQueues says, per controller of the manager, how many items wait in
+// its work queue, how many workers are busy and how many reconciles it
+// has done.
+func (e *benchEnv) workQueues(ctx context.Context) string {
+	type queue struct{ depth, active, reconciles float64 }
+	qs := map[string]*queue{}
+	at := func(series, label string) *queue {
+		_, rest, ok := strings.Cut(series, label+`="`)
+		if !ok {
+			return nil
 		}
-		return n == len(rs)
+		name, _, _ := strings.Cut(rest, `"`)
+		if qs[name] == nil {
+			qs[name] = &queue{}
+		}
+		return qs[name]
+	}
+	err := e.scrapeSeries(ctx, func(series string, v float64) {
+		switch {
+		case strings.HasPrefix(series, "workqueue_depth{"):
+			if q := at(series, "name"); q != nil {
+				q.depth += v
+			}
+		case strings.HasPrefix(series, "controller_runtime_active_workers{"):
+			if q := at(series, "controller"); q != nil {
+				q.active += v
+			}
+		case strings.HasPrefix(series, "controller_runtime_reconcile_total{"):
+			if q := at(series, "controller"); q != nil {
+				q.reconciles += v
+			}
+		}
 	})
+	if err != nil {
+		return "metrics: " + err.Error()
+	}
+	names := slices.Sorted(maps.Keys(qs))
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
+		q := qs[name]
+		parts = append(parts, fmt.Sprintf("%s: %.0f queued, %.0f busy, %.0f reconciles", name, q.depth, q.active, q.reconciles))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // memory is a process's memory in bytes.
@@ -247,11 +309,24 @@ func (s *memorySampler) Stop() memory {
 
 // scrape reads the manager's metrics, summing each metric's series.
 func (e *benchEnv) scrape(ctx context.Context) (map[string]float64, error) {
+	out := map[string]float64{}
+	err := e.scrapeSeries(ctx, func(series string, v float64) {
+		if b := strings.IndexByte(series, '{'); b >= 0 {
+			series = series[:b]
+		}
+		out[series] += v
+	})
+	return out, err
+}
+
+// scrapeSeries reads the manager's metrics and hands each series, with its
+// labels, to fn.
+func (e *benchEnv) scrapeSeries(ctx context.Context, fn func(series string, v float64)) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.metricsURL, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Uncompressed: the benchmark scrapes twice a second, which would keep
 	// the metrics handler's gzip compressors (about 1 MiB each) alive in
@@ -260,10 +335,9 @@ func (e *benchEnv) scrape(ctx context.Context) (map[string]float64, error) {
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -275,16 +349,11 @@ func (e *benchEnv) scrape(ctx context.Context) (map[string]float64, error) {
 		if sp < 0 {
 			continue
 		}
-		name := line[:sp]
-		if b := strings.IndexByte(name, '{'); b >= 0 {
-			name = name[:b]
-		}
-		v, err := strconv.ParseFloat(line[sp+1:], 64)
-		if err == nil {
-			out[name] += v
+		if v, err := strconv.ParseFloat(line[sp+1:], 64); err == nil {
+			fn(line[:sp], v)
 		}
 	}
-	return out, sc.Err()
+	return sc.Err()
 }
 
 // settle waits until the manager is idle: its work queues empty and no

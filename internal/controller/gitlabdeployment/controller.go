@@ -81,6 +81,10 @@ type Reconciler struct {
 	// APIReader reads from the API server (GitLabDeployments, ReplicaSets
 	// of a rejected rollout); the client is used if nil.
 	APIReader client.Reader
+	// HistoryReader lists a Deployment's whole history, the settled
+	// rollouts the cache leaves out included (history.Reader); APIReader
+	// is used if nil.
+	HistoryReader client.Reader
 	// ApprovalPolling bounds how often GitLab is asked about held rollouts.
 	ApprovalPolling rollout.ApprovalPolling
 	// MaxConcurrentReconciles is how many GitLabDeployments are reconciled
@@ -222,6 +226,14 @@ func (r *Reconciler) liveReader() client.Reader {
 		return r.APIReader
 	}
 	return r.Client
+}
+
+// historyReader lists the whole history.
+func (r *Reconciler) historyReader() client.Reader {
+	if r.HistoryReader != nil {
+		return r.HistoryReader
+	}
+	return r.liveReader()
 }
 
 func (r *Reconciler) now() time.Time {

@@ -108,7 +108,7 @@ func (r *Reconciler) startGate(ctx context.Context, s *scope) (bool, error) {
 // approvedBefore reports whether another rollout of the Deployment had this
 // rollout's template approved (or bypassed, or rolled out before the gate).
 func (r *Reconciler) approvedBefore(ctx context.Context, s *scope) (bool, error) {
-	return history.Approved(ctx, r.Client, r.liveReader(), s.gld.Namespace, s.gld.Spec.WorkloadRef.Name,
+	return history.Approved(ctx, r.Client, r.historyReader(), s.gld.Namespace, s.gld.Spec.WorkloadRef.Name,
 		s.gld.Status.PodTemplateHash, s.gld.UID)
 }
 

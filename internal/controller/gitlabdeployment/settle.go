@@ -137,7 +137,7 @@ func (r *Reconciler) liveHistory(ctx context.Context, s *scope) ([]gitlabv1alpha
 	if s.observed.historyRead {
 		return s.observed.history, nil
 	}
-	list, err := history.Live(ctx, r.liveReader(), s.gld.Namespace, s.gld.Spec.WorkloadRef.Name)
+	list, err := history.Live(ctx, r.historyReader(), s.gld.Namespace, s.gld.Spec.WorkloadRef.Name)
 	if err != nil {
 		return nil, err
 	}

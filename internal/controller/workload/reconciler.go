@@ -59,10 +59,16 @@ type Reconciler struct {
 	// APIReader reads a GitLabDeployment from the API server when the
 	// cache may not hold it yet; the client is used if nil.
 	APIReader client.Reader
+	// HistoryReader lists a Deployment's whole history, the settled
+	// rollouts the cache leaves out included (history.Reader); APIReader
+	// is used if nil.
+	HistoryReader client.Reader
 	// MaxConcurrentReconciles is how many Deployments are looked at at once.
 	MaxConcurrentReconciles int
 	// ClusterName replaces {cluster} in the environment annotations.
 	ClusterName string
+
+	created createdRollouts
 }
 
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
@@ -74,9 +80,13 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	deploy := &appsv1.Deployment{}
 	if err := r.Get(ctx, req.NamespacedName, deploy); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.created.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !rollout.OptedIn(deploy.Annotations) || !deploy.DeletionTimestamp.IsZero() {
+		r.created.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	// The cache holds the rollouts rollgate still watches: the newest, and
@@ -87,13 +97,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	shown := r.created.shownBy(req.NamespacedName, rollouts)
 	hash := rollout.CurrentHash(deploy)
-	if !needsHistory(deploy, hash, rollouts) {
+	if shown && !needsHistory(deploy, hash, rollouts) {
 		return ctrl.Result{}, nil
 	}
 	// A new rollout may be due: its name, whether its template was declined
-	// or restored before, and the pruning need the whole history.
-	if rollouts, err = history.Live(ctx, r.reader(), deploy.Namespace, deploy.Name); err != nil {
+	// or restored before, and the pruning need the whole history. It is
+	// listed from the API server's watch cache, unless the cache does not
+	// show the rollout created last yet.
+	reader := r.historyReader()
+	if !shown {
+		reader = r.reader()
+	}
+	if rollouts, err = history.Live(ctx, reader, deploy.Namespace, deploy.Name); err != nil {
 		return ctrl.Result{}, err
 	}
 	if rollout.NotARollout(deploy, hash, rollouts) {
@@ -104,6 +121,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if err != nil {
 			return ctrl.Result{}, err
 		}
+		r.created.remember(req.NamespacedName, gld.UID)
 		logf.FromContext(ctx).Info("Recorded a new rollout", "gitlabdeployment", gld.Name, "podTemplateHash", hash)
 		rollouts = append(rollouts, *gld)
 	}
@@ -186,6 +204,14 @@ func (r *Reconciler) reader() client.Reader {
 		return r.APIReader
 	}
 	return r.Client
+}
+
+// historyReader lists the whole history.
+func (r *Reconciler) historyReader() client.Reader {
+	if r.HistoryReader != nil {
+		return r.HistoryReader
+	}
+	return r.reader()
 }
 
 // newRollout builds the GitLabDeployment of the Deployment's current template.
