@@ -249,8 +249,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&gitlabv1alpha1.GitLabDeployment{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfDeployment)).
-		Watches(&gitlabv1alpha1.GitLabDeployment{}, handler.EnqueueRequestsFromMapFunc(r.settleableBefore)).
+		Watches(&gitlabv1alpha1.GitLabDeployment{}, newRollouts()).
+		Watches(&appsv1.Deployment{}, prioritized(r.rolloutsOfDeployment)).
+		Watches(&gitlabv1alpha1.GitLabDeployment{}, prioritized(atPriority(prioritySettle, r.settleableBefore))).
 		Watches(&gitlabv1alpha1.GitLabDeployment{}, handler.Funcs{
 			UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 				r.written.caughtUp(e.ObjectNew)
@@ -266,14 +267,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // rolloutsOfDeployment maps a Deployment to the rollouts whose record can
-// still change, and those ready to settle; the settled history is not in
-// the cache.
-func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object) []reconcile.Request {
+// still change, and those ready to settle (at prioritySettle); the settled
+// history is not in the cache.
+func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object) map[reconcile.Request]int {
 	rollouts, err := history.Of(ctx, r.Client, obj.GetNamespace(), obj.GetName())
 	if err != nil {
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(rollouts))
+	reqs := make(map[reconcile.Request]int, len(rollouts))
 	hash := ""
 	if deploy, ok := obj.(*appsv1.Deployment); ok {
 		hash = rollout.CurrentHash(deploy)
@@ -281,12 +282,15 @@ func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object
 	deploy, _ := obj.(*appsv1.Deployment)
 	now := r.now()
 	for i := range rollouts {
-		// A rollout with nothing left to do gets one more reconcile, to
-		// settle (settleable).
-		if !rollout.Watched(&rollouts[i], i == len(rollouts)-1, hash) && !settleable(&rollouts[i], deploy, rollouts, now) {
-			continue
+		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rollouts[i])}
+		switch {
+		case rollout.Watched(&rollouts[i], i == len(rollouts)-1, hash):
+			reqs[req] = priorityObserve
+		case settleable(&rollouts[i], deploy, rollouts, now):
+			// A rollout with nothing left to do gets one more reconcile, to
+			// settle.
+			reqs[req] = prioritySettle
 		}
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rollouts[i])})
 	}
 	return reqs
 }

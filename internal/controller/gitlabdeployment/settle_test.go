@@ -122,7 +122,7 @@ func TestASupersededRolloutSettlesOnlyWithNothingLeftToDo(t *testing.T) {
 			r := stepReconciler(calls, deploy, old, newest)
 			if tc.settle && tc.puts == nil {
 				// The Deployment's events reach a rollout ready to settle.
-				g.Expect(requested(r.rolloutsOfDeployment(ctx, deploy))).To(ConsistOf("web-1", "web-2"))
+				g.Expect(byName(r.rolloutsOfDeployment(ctx, deploy))).To(Equal(map[string]int{"web-1": prioritySettle, "web-2": priorityObserve}))
 				// So do the changes of the newest rollout.
 				g.Expect(requested(r.settleableBefore(ctx, newest))).To(ConsistOf("web-1"))
 			}
@@ -135,12 +135,21 @@ func TestASupersededRolloutSettlesOnlyWithNothingLeftToDo(t *testing.T) {
 			if tc.settle {
 				g.Expect(stored.Finalizers).To(BeEmpty(), "nothing is left to cancel")
 				g.Expect(stored.Labels).To(HaveKeyWithValue(gitlabv1alpha1.LabelRecordID, "100"), "its record stays known as taken")
-				g.Expect(requested(r.rolloutsOfDeployment(ctx, deploy))).To(ConsistOf("web-2"))
+				g.Expect(byName(r.rolloutsOfDeployment(ctx, deploy))).To(Equal(map[string]int{"web-2": priorityObserve}))
 			} else {
 				g.Expect(stored.Finalizers).To(ConsistOf(gitlabv1alpha1.FinalizerRecord))
 			}
 		})
 	}
+}
+
+// byName is the priority of each rollout requested, by name.
+func byName(reqs map[reconcile.Request]int) map[string]int {
+	out := map[string]int{}
+	for req, priority := range reqs {
+		out[req.Name] = priority
+	}
+	return out
 }
 
 func requested(reqs []reconcile.Request) []string {

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -68,8 +70,12 @@ type Reconciler struct {
 	// ClusterName replaces {cluster} in the environment annotations.
 	ClusterName string
 
-	created createdRollouts
+	memos memos
 }
+
+// pruneAfter is how soon the rollouts beyond the history limit are deleted,
+// at low priority: after every new rollout of a burst is made.
+const pruneAfter = time.Millisecond
 
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gitlab.rollgate.dev,resources=gitlabdeployments,verbs=get;list;watch;create;delete;patch
@@ -81,12 +87,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	deploy := &appsv1.Deployment{}
 	if err := r.Get(ctx, req.NamespacedName, deploy); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.created.forget(req.NamespacedName)
+			r.memos.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !rollout.OptedIn(deploy.Annotations) || !deploy.DeletionTimestamp.IsZero() {
-		r.created.forget(req.NamespacedName)
+	if !deploy.DeletionTimestamp.IsZero() {
+		r.memos.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+	if err := r.prune(ctx, deploy); err != nil {
+		return ctrl.Result{}, err
+	}
+	if !rollout.OptedIn(deploy.Annotations) {
+		r.memos.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	// The cache holds the rollouts rollgate still watches: the newest, and
@@ -97,7 +110,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	shown := r.created.shownBy(req.NamespacedName, rollouts)
+	shown := r.memos.shownBy(req.NamespacedName, rollouts)
 	hash := rollout.CurrentHash(deploy)
 	if shown && !needsHistory(deploy, hash, rollouts) {
 		return ctrl.Result{}, nil
@@ -121,11 +134,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		r.created.remember(req.NamespacedName, gld.UID)
+		r.memos.created(req.NamespacedName, gld.UID)
 		logf.FromContext(ctx).Info("Recorded a new rollout", "gitlabdeployment", gld.Name, "podTemplateHash", hash)
 		rollouts = append(rollouts, *gld)
 	}
-	return ctrl.Result{}, r.pruneHistory(ctx, rollouts)
+	excess := r.beyondLimit(rollouts)
+	if len(excess) == 0 {
+		return ctrl.Result{}, nil
+	}
+	// Pruning waits until the new rollouts of a burst are made: a lower
+	// priority than any event's.
+	r.memos.deferPrune(req.NamespacedName, excess)
+	return ctrl.Result{RequeueAfter: pruneAfter, Priority: new(handler.LowPriority)}, nil
 }
 
 // needsHistory reports whether the watched rollouts (newest included) do not
@@ -273,19 +293,34 @@ func (r *Reconciler) warnInvalid(deploy *appsv1.Deployment, gld *gitlabv1alpha1.
 	r.Recorder.Eventf(deploy, nil, corev1.EventTypeWarning, invalidErr.Reason, "Record", "%s", rollout.EventNote(note))
 }
 
-// pruneHistory deletes the oldest rollouts beyond the history limit, when a
-// new rollout is made: the finalizer of one still watched cancels a record
-// still running; a settled one has none left and goes at once.
-func (r *Reconciler) pruneHistory(ctx context.Context, rollouts []gitlabv1alpha1.GitLabDeployment) error {
+// beyondLimit returns the oldest rollouts beyond the history limit, those
+// not being deleted already.
+func (r *Reconciler) beyondLimit(rollouts []gitlabv1alpha1.GitLabDeployment) []gitlabv1alpha1.GitLabDeployment {
 	limit := r.HistoryLimit
 	if limit <= 0 {
 		limit = DefaultHistoryLimit
 	}
+	var out []gitlabv1alpha1.GitLabDeployment
 	for i := 0; i < len(rollouts)-limit; i++ {
-		if !rollouts[i].DeletionTimestamp.IsZero() {
-			continue
+		if rollouts[i].DeletionTimestamp.IsZero() {
+			out = append(out, rollouts[i])
 		}
-		if err := r.Delete(ctx, &rollouts[i]); client.IgnoreNotFound(err) != nil {
+	}
+	return out
+}
+
+// prune deletes the rollouts of deploy that a reconcile found beyond the
+// history limit: the finalizer of one still watched cancels a record still
+// running; a settled one has none left and goes at once. A rollout deleted,
+// or replaced by another of the same name, since is left alone.
+func (r *Reconciler) prune(ctx context.Context, deploy *appsv1.Deployment) error {
+	key := client.ObjectKeyFromObject(deploy)
+	todo := r.memos.takePrune(key)
+	for i, p := range todo {
+		gld := &gitlabv1alpha1.GitLabDeployment{ObjectMeta: metav1.ObjectMeta{Namespace: deploy.Namespace, Name: p.name}}
+		err := r.Delete(ctx, gld, client.Preconditions{UID: &p.uid})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			r.memos.returnPrune(key, todo[i:])
 			return err
 		}
 	}

@@ -1,0 +1,104 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package gitlabdeployment
+
+import (
+	"context"
+
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// The work queue's priorities. In a burst, a rollout that has just appeared
+// gets its record first (so that GitLab shows it running while it runs),
+// then the rollouts in progress are observed, and the superseded ones are
+// settled last: a settle is housekeeping that moves nothing in GitLab.
+const (
+	// priorityNew is a rollout's first reconcile, when it is created.
+	priorityNew = 10
+	// priorityObserve is the default: a change of a rollout or of its
+	// Deployment.
+	priorityObserve = 0
+	// prioritySettle is a superseded rollout's last reconcile, and the
+	// cache's initial list at start.
+	prioritySettle = handler.LowPriority
+)
+
+type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
+
+// enqueue adds req at priority, to a priority queue; to another queue in
+// the order it comes.
+func enqueue(q queue, req reconcile.Request, priority int) {
+	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: &priority}, req)
+		return
+	}
+	q.Add(req)
+}
+
+// newRollouts raises a rollout to priorityNew when it is created, but not
+// for the cache's initial list at start: those have no event behind them.
+func newRollouts() handler.EventHandler {
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q queue) {
+			if e.IsInInitialList {
+				return
+			}
+			enqueue(q, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(e.Object)}, priorityNew)
+		},
+	}
+}
+
+// prioritized maps an object to the rollouts to reconcile and the priority
+// of each (as handler.EnqueueRequestsFromMapFunc does, with a priority per
+// request); the cache's initial list at start is reconciled at
+// prioritySettle.
+func prioritized(toRequests func(context.Context, client.Object) map[reconcile.Request]int) handler.EventHandler {
+	add := func(ctx context.Context, q queue, initial bool, objs ...client.Object) {
+		for _, obj := range objs {
+			for req, priority := range toRequests(ctx, obj) {
+				if initial {
+					priority = min(priority, prioritySettle)
+				}
+				enqueue(q, req, priority)
+			}
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q queue) { add(ctx, q, e.IsInInitialList, e.Object) },
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q queue) {
+			add(ctx, q, false, e.ObjectOld, e.ObjectNew)
+		},
+		DeleteFunc:  func(ctx context.Context, e event.DeleteEvent, q queue) { add(ctx, q, false, e.Object) },
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q queue) { add(ctx, q, false, e.Object) },
+	}
+}
+
+// atPriority gives every request of a mapping the same priority.
+func atPriority(priority int, toRequests func(context.Context, client.Object) []reconcile.Request) func(context.Context, client.Object) map[reconcile.Request]int {
+	return func(ctx context.Context, obj client.Object) map[reconcile.Request]int {
+		out := map[reconcile.Request]int{}
+		for _, req := range toRequests(ctx, obj) {
+			out[req] = priority
+		}
+		return out
+	}
+}

@@ -1,0 +1,87 @@
+/*
+Copyright 2026 The rollgate Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package gitlabdeployment
+
+import (
+	"context"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+)
+
+func request(name string) reconcile.Request {
+	return reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "shop", Name: name}}
+}
+
+// drain takes every item off the queue, in the order the workers get them.
+func drain(q priorityqueue.PriorityQueue[reconcile.Request]) []string {
+	var out []string
+	for q.Len() > 0 {
+		req, _, _ := q.GetWithPriority()
+		out = append(out, req.Name)
+		q.Done(req)
+	}
+	return out
+}
+
+// In a burst, a rollout that has just appeared is reconciled before the
+// rollouts in progress are observed, and those before the superseded ones
+// settle, whatever the order of the events.
+func TestANewRolloutGoesBeforeProgressAndSettling(t *testing.T) {
+	g := NewWithT(t)
+	q := priorityqueue.New[reconcile.Request]("test")
+	defer q.ShutDown()
+	ctx := context.Background()
+	deploy := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}}
+	deployments := prioritized(func(context.Context, client.Object) map[reconcile.Request]int {
+		return map[reconcile.Request]int{request("web-1"): prioritySettle, request("web-2"): priorityObserve}
+	})
+	deployments.Update(ctx, event.UpdateEvent{ObjectOld: deploy, ObjectNew: deploy}, q)
+	created := &gitlabv1alpha1.GitLabDeployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-1"}}
+	newRollouts().Create(ctx, event.CreateEvent{Object: created}, q)
+	g.Eventually(q.Len).Should(Equal(3))
+	g.Expect(drain(q)).To(Equal([]string{"api-1", "web-2", "web-1"}))
+}
+
+// At start, the cache's initial list goes behind every event, and raises
+// no rollout to the priority of a new one.
+func TestTheInitialListGoesLast(t *testing.T) {
+	g := NewWithT(t)
+	q := priorityqueue.New[reconcile.Request]("test")
+	defer q.ShutDown()
+	ctx := context.Background()
+	existing := &gitlabv1alpha1.GitLabDeployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-1"}}
+	newRollouts().Create(ctx, event.CreateEvent{Object: existing, IsInInitialList: true}, q)
+	deployments := prioritized(func(_ context.Context, obj client.Object) map[reconcile.Request]int {
+		return map[reconcile.Request]int{request(obj.GetName() + "-1"): priorityObserve}
+	})
+	for _, name := range []string{"web", "shop"} {
+		deployments.Create(ctx, event.CreateEvent{Object: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name}},
+			IsInInitialList: name == "web"}, q)
+	}
+	g.Eventually(q.Len).Should(Equal(2))
+	g.Expect(drain(q)).To(Equal([]string{"shop-1", "web-1"}))
+}
