@@ -91,6 +91,18 @@ func Of(ctx context.Context, c client.Reader, namespace, workload string) ([]git
 	return list.Items, nil
 }
 
+// View is Of for event handlers, which only read: the cache's own objects,
+// not copies of them, that the caller must not change.
+func View(ctx context.Context, c client.Reader, namespace, workload string) ([]gitlabv1alpha1.GitLabDeployment, error) {
+	var list gitlabv1alpha1.GitLabDeploymentList
+	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{workloadIndex: workload},
+		client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(list.Items, rollout.Compare)
+	return list.Items, nil
+}
+
 // Live lists every rollout of a Deployment, the settled history included,
 // from the API server (one list, selected by the workload label), oldest
 // first. It is for the rare decision that needs the whole history: a new

@@ -54,6 +54,24 @@ type deploymentInformer struct {
 
 func (i deploymentInformer) GetStore() toolscache.Store { return i.GetIndexer() }
 
+// SetTransform runs transform (rollout.TrimForCache) on an event's
+// Deployment once the template hash the store holds for the same
+// generation is reused (rollout.ReuseHash).
+func (i deploymentInformer) SetTransform(transform toolscache.TransformFunc) error {
+	if transform == nil {
+		return i.SharedIndexInformer.SetTransform(nil)
+	}
+	store := i.GetIndexer()
+	return i.SharedIndexInformer.SetTransform(func(obj any) (any, error) {
+		if deploy, ok := obj.(*appsv1.Deployment); ok {
+			if previous, exists, err := store.GetByKey(toolscache.MetaObjectToName(deploy).String()); err == nil && exists {
+				rollout.ReuseHash(deploy, previous)
+			}
+		}
+		return transform(obj)
+	})
+}
+
 func (i deploymentInformer) GetIndexer() toolscache.Indexer {
 	return deploymentIndexer{i.SharedIndexInformer.GetIndexer()}
 }

@@ -165,3 +165,46 @@ func TestTheGitLabDeploymentInformerTellsWhatItHasSeen(t *testing.T) {
 	g.Expect(ok).To(BeTrue())
 	g.Expect(synced.LastSyncResourceVersion()).To(BeEmpty(), "nothing listed yet")
 }
+
+// A Deployment's pod template is hashed once per generation: an event of
+// the same generation (a status change) keeps the hash the store holds,
+// and one of a new generation is hashed again.
+func TestTheTemplateIsHashedOncePerGeneration(t *testing.T) {
+	g := NewWithT(t)
+	env := map[string]string{gitlabv1alpha1.AnnotationEnvironment: "production"}
+	first := deployment("web", env)
+	first.Generation = 1
+	lw := &fakeDeployments{list: []appsv1.Deployment{*first}, watch: watch.NewFake()}
+	inf := newInformer(lw, &appsv1.Deployment{}, 0, nil)
+	g.Expect(inf.SetTransform(rollout.TrimForCache)).To(Succeed())
+	go inf.RunWithContext(t.Context())
+	g.Eventually(inf.HasSynced, 10*time.Second, 10*time.Millisecond).Should(BeTrue())
+	cachedHash := func() string {
+		got, _, _ := inf.GetIndexer().GetByKey("shop/web")
+		return rollout.CurrentHash(got.(*appsv1.Deployment))
+	}
+	hash1 := rollout.TemplateHash(&deployment("web", env).Spec.Template)
+	g.Expect(cachedHash()).To(Equal(hash1))
+
+	// A status change: the same generation. Its template is given another
+	// image here, which the API server never does within a generation, so
+	// that a second hash would show.
+	status := deployment("web", env)
+	status.Generation, status.ResourceVersion = 1, "2"
+	status.Spec.Template.Spec.Containers[0].Image = "app:2"
+	status.Status.ObservedGeneration = 1
+	lw.watch.Modify(status)
+	g.Eventually(func() int64 {
+		got, _, _ := inf.GetIndexer().GetByKey("shop/web")
+		return got.(*appsv1.Deployment).Status.ObservedGeneration
+	}).Should(BeEquivalentTo(1))
+	g.Expect(cachedHash()).To(Equal(hash1), "not hashed again")
+
+	next := deployment("web", env)
+	next.Generation, next.ResourceVersion = 2, "3"
+	next.Spec.Template.Spec.Containers[0].Image = "app:2"
+	hash2 := rollout.TemplateHash(&next.Spec.Template)
+	g.Expect(hash2).NotTo(Equal(hash1))
+	lw.watch.Modify(next) // the cache's transform changes what it is given
+	g.Eventually(cachedHash).Should(Equal(hash2), "a new generation is hashed")
+}

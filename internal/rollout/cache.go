@@ -77,6 +77,27 @@ func TrimForCache(obj any) (any, error) {
 	return deploy, nil
 }
 
+// ReuseHash spares TrimForCache hashing deploy's pod template again when
+// previous, what the cache holds of the same Deployment, is of the same UID
+// and generation: a Deployment's generation changes with its spec, so the
+// template is the one previous was hashed from. Most of a Deployment's
+// events are status changes, and a hash costs about 50 KB of garbage.
+func ReuseHash(deploy *appsv1.Deployment, previous any) {
+	prev, ok := previous.(*appsv1.Deployment)
+	if !ok || prev.UID != deploy.UID || prev.Generation != deploy.Generation || !OptedIn(deploy.Annotations) {
+		return
+	}
+	hash, ok := prev.Annotations[cachedHashAnnotation]
+	if !ok || len(prev.Spec.Template.Spec.Containers) > 0 {
+		return
+	}
+	if deploy.Annotations == nil {
+		deploy.Annotations = map[string]string{}
+	}
+	deploy.Annotations[cachedHashAnnotation] = hash
+	deploy.Spec.Template = corev1.PodTemplateSpec{}
+}
+
 // Stub is what the cache keeps of a Deployment that does not opt in. The
 // informer's store reads its key and namespace through GetObjectMeta.
 type Stub struct {

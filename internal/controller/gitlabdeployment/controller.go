@@ -270,7 +270,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // still change, and those ready to settle (at prioritySettle); the settled
 // history is not in the cache.
 func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object) map[reconcile.Request]int {
-	rollouts, err := history.Of(ctx, r.Client, obj.GetNamespace(), obj.GetName())
+	rollouts, err := history.View(ctx, r.Client, obj.GetNamespace(), obj.GetName())
 	if err != nil {
 		return nil
 	}

@@ -73,7 +73,7 @@ func (r *Reconciler) settleableBefore(ctx context.Context, obj client.Object) []
 	if !ok {
 		return nil
 	}
-	rollouts, err := history.Of(ctx, r.Client, gld.Namespace, gld.Spec.WorkloadRef.Name)
+	rollouts, err := history.View(ctx, r.Client, gld.Namespace, gld.Spec.WorkloadRef.Name)
 	if n := len(rollouts); err != nil || n < 2 || rollouts[n-1].UID != gld.UID {
 		return nil
 	}
