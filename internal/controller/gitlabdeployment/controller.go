@@ -251,7 +251,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&gitlabv1alpha1.GitLabDeployment{}, newRollouts()).
 		Watches(&appsv1.Deployment{}, prioritized(r.rolloutsOfDeployment)).
-		Watches(&gitlabv1alpha1.GitLabDeployment{}, prioritized(atPriority(prioritySettle, r.settleableBefore))).
+		Watches(&gitlabv1alpha1.GitLabDeployment{}, prioritized(atPriority(priorityObserve, r.settleableBefore))).
 		Watches(&gitlabv1alpha1.GitLabDeployment{}, handler.Funcs{
 			UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 				r.written.caughtUp(e.ObjectNew)
@@ -267,8 +267,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // rolloutsOfDeployment maps a Deployment to the rollouts whose record can
-// still change, and those ready to settle (at prioritySettle); the settled
-// history is not in the cache.
+// still change, and those ready to settle; the settled history is not in
+// the cache.
 func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object) map[reconcile.Request]int {
 	rollouts, err := history.View(ctx, r.Client, obj.GetNamespace(), obj.GetName())
 	if err != nil {
@@ -283,13 +283,10 @@ func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object
 	now := r.now()
 	for i := range rollouts {
 		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rollouts[i])}
-		switch {
-		case rollout.Watched(&rollouts[i], i == len(rollouts)-1, hash):
+		// A rollout with nothing left to do gets one more reconcile, to
+		// settle.
+		if rollout.Watched(&rollouts[i], i == len(rollouts)-1, hash) || settleable(&rollouts[i], deploy, rollouts, now) {
 			reqs[req] = priorityObserve
-		case settleable(&rollouts[i], deploy, rollouts, now):
-			// A rollout with nothing left to do gets one more reconcile, to
-			// settle.
-			reqs[req] = prioritySettle
 		}
 	}
 	return reqs

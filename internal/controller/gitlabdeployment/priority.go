@@ -28,18 +28,19 @@ import (
 )
 
 // The work queue's priorities. In a burst, a rollout that has just appeared
-// gets its record first (so that GitLab shows it running while it runs),
-// then the rollouts in progress are observed, and the superseded ones are
-// settled last: a settle is housekeeping that moves nothing in GitLab.
+// gets its record first (so that GitLab shows it running while it runs);
+// then, in the order they come, the rollouts in progress are observed and
+// the superseded ones settle (settling lets the cache drop them: held back
+// behind every observation of a burst, a thousand superseded rollouts would
+// stay in memory for minutes); the cache's initial list at start comes last.
 const (
 	// priorityNew is a rollout's first reconcile, when it is created.
 	priorityNew = 10
 	// priorityObserve is the default: a change of a rollout or of its
-	// Deployment.
+	// Deployment, and a superseded rollout's last reconcile, to settle.
 	priorityObserve = 0
-	// prioritySettle is a superseded rollout's last reconcile, and the
-	// cache's initial list at start.
-	prioritySettle = handler.LowPriority
+	// priorityInitial is the cache's initial list at start.
+	priorityInitial = handler.LowPriority
 )
 
 type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
@@ -70,13 +71,13 @@ func newRollouts() handler.EventHandler {
 // prioritized maps an object to the rollouts to reconcile and the priority
 // of each (as handler.EnqueueRequestsFromMapFunc does, with a priority per
 // request); the cache's initial list at start is reconciled at
-// prioritySettle.
+// priorityInitial.
 func prioritized(toRequests func(context.Context, client.Object) map[reconcile.Request]int) handler.EventHandler {
 	add := func(ctx context.Context, q queue, initial bool, objs ...client.Object) {
 		for _, obj := range objs {
 			for req, priority := range toRequests(ctx, obj) {
 				if initial {
-					priority = min(priority, prioritySettle)
+					priority = min(priority, priorityInitial)
 				}
 				enqueue(q, req, priority)
 			}

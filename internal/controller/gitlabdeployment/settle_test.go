@@ -122,7 +122,7 @@ func TestASupersededRolloutSettlesOnlyWithNothingLeftToDo(t *testing.T) {
 			r := stepReconciler(calls, deploy, old, newest)
 			if tc.settle && tc.puts == nil {
 				// The Deployment's events reach a rollout ready to settle.
-				g.Expect(byName(r.rolloutsOfDeployment(ctx, deploy))).To(Equal(map[string]int{"web-1": prioritySettle, "web-2": priorityObserve}))
+				g.Expect(byName(r.rolloutsOfDeployment(ctx, deploy))).To(Equal(map[string]int{"web-1": priorityObserve, "web-2": priorityObserve}))
 				// So do the changes of the newest rollout.
 				g.Expect(requested(r.settleableBefore(ctx, newest))).To(ConsistOf("web-1"))
 			}
