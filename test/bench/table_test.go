@@ -6,9 +6,15 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/localcluster"
 )
 
 // column is one scenario's measurements: a column of the table.
@@ -34,6 +40,11 @@ type column struct {
 	latencies                   bool
 	// recordedRate and clusterRate are rollouts per second, for bursts.
 	recordedRate, clusterRate float64
+	// own and ownStatus are, per rollout whose GitLabDeployment the manager
+	// created in the scenario, its writes to that GitLabDeployment (and of
+	// them, status writes) until its merge requests were read: what it took
+	// to record the rollout (ownWrites).
+	own, ownStatus []int
 	// mem is the manager's memory at the end, peak the largest sampled
 	// during the scenario; bare is the bare cache's.
 	mem, peak, bare memory
@@ -89,6 +100,9 @@ func (e *benchEnv) measure(c *column, rs []rollout, from, to time.Time, latencie
 	if err != nil {
 		return err
 	}
+	if c.own, c.ownStatus, err = e.ownWrites(rs, events, from, to); err != nil {
+		return err
+	}
 	var lastSuccess, lastComplete, first time.Time
 	for _, r := range rs {
 		k := recordKey{environment(r.key), r.sha}
@@ -129,6 +143,75 @@ func (e *benchEnv) measure(c *column, rs []rollout, from, to time.Time, latencie
 		c.clusterRate = float64(len(rs)) / lastComplete.Sub(first).Seconds()
 	}
 	return nil
+}
+
+// ownWrites counts, for each rollout of rs whose GitLabDeployment the
+// manager created between from and to, the manager's writes to that
+// GitLabDeployment from then until its record's merge requests were read
+// (ShippedDelay after success; to, if not yet): the writes that record the
+// rollout, without the one that adds its merge requests. It returns them,
+// and the status writes among them, one entry per such rollout.
+func (e *benchEnv) ownWrites(rs []rollout, events []localcluster.AuditEvent, from, to time.Time) (all, status []int, err error) {
+	var glds gitlabv1alpha1.GitLabDeploymentList
+	if err := e.k8s.List(e.tb.Context(), &glds); err != nil {
+		return nil, nil, fmt.Errorf("listing GitLabDeployments: %w", err)
+	}
+	type rolloutKey struct{ namespace, deployment, sha string }
+	name := map[rolloutKey]types.NamespacedName{}
+	record := map[types.NamespacedName]int64{}
+	for i := range glds.Items {
+		g := &glds.Items[i]
+		key := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
+		name[rolloutKey{g.Namespace, g.Spec.WorkloadRef.Name, g.Spec.SHA}] = key
+		record[key] = g.Status.Record.ID
+	}
+	// When each record's merge requests were first read.
+	mergeRequestsRead := map[int64]time.Time{}
+	for _, r := range e.gitLab.Requests() {
+		rest, ok := strings.CutSuffix(r.Path, "/merge_requests")
+		if !ok || r.Method != http.MethodGet {
+			continue
+		}
+		id, perr := strconv.ParseInt(rest[strings.LastIndexByte(rest, '/')+1:], 10, 64)
+		if _, seen := mergeRequestsRead[id]; perr == nil && !seen {
+			mergeRequestsRead[id] = r.Time
+		}
+	}
+	mine := map[types.NamespacedName]bool{}
+	for _, r := range rs {
+		if key, ok := name[rolloutKey{r.key.Namespace, r.key.Name, r.sha}]; ok {
+			mine[key] = true
+		}
+	}
+	created := map[types.NamespacedName]bool{}
+	writes, statusWrites := map[types.NamespacedName]int{}, map[types.NamespacedName]int{}
+	for i := range events {
+		ev := &events[i]
+		if ev.User.Username != managerUser || ev.ObjectRef.Resource != "gitlabdeployments" ||
+			ev.ResponseStatus.Code >= 300 || ev.Received.Before(from) || ev.Received.After(to) {
+			continue
+		}
+		key := types.NamespacedName{Namespace: ev.ObjectRef.Namespace, Name: ev.ObjectRef.Name}
+		if !mine[key] || !slices.Contains([]string{"create", "update", "patch"}, ev.Verb) {
+			continue
+		}
+		if ev.Verb == "create" {
+			created[key] = true
+		}
+		if read, ok := mergeRequestsRead[record[key]]; ok && ev.Received.After(read) {
+			continue
+		}
+		writes[key]++
+		if ev.ObjectRef.Subresource == "status" {
+			statusWrites[key]++
+		}
+	}
+	for _, key := range slices.SortedFunc(maps.Keys(created), func(a, b types.NamespacedName) int {
+		return strings.Compare(a.String(), b.String())
+	}) {
+		all, status = append(all, writes[key]), append(status, statusWrites[key])
+	}
+	return all, status, nil
 }
 
 // memoryOf fills the memory rows: the manager's now, and the bare cache's.
@@ -196,6 +279,18 @@ func table(cols []*column) string {
 	for _, k := range slices.Sorted(maps.Keys(kinds)) {
 		row("Kubernetes "+k, func(c *column) string { return perRollout(c, c.kube[k]) })
 	}
+	meanMax := func(ns []int) string {
+		if len(ns) == 0 {
+			return "–"
+		}
+		sum := 0
+		for _, n := range ns {
+			sum += n
+		}
+		return fmt.Sprintf("%.2f / %d", float64(sum)/float64(len(ns)), slices.Max(ns))
+	}
+	row("Kubernetes writes to a rollout's own GitLabDeployment until recorded: mean / max", func(c *column) string { return meanMax(c.own) })
+	row("of them status writes: mean / max", func(c *column) string { return meanMax(c.ownStatus) })
 	lat := func(ds []time.Duration) string {
 		if len(ds) == 0 {
 			return "–"
