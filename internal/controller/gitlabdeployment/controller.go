@@ -267,8 +267,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // rolloutsOfDeployment maps a Deployment to the rollouts whose record can
-// still change, and those ready to settle; the settled history is not in
-// the cache.
+// still change, and those ready to settle, each at the priority of what the
+// Deployment shows about it (priorityOf); the settled history is not in the
+// cache.
 func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object) map[reconcile.Request]int {
 	rollouts, err := history.View(ctx, r.Client, obj.GetNamespace(), obj.GetName())
 	if err != nil {
@@ -286,7 +287,7 @@ func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object
 		// A rollout with nothing left to do gets one more reconcile, to
 		// settle.
 		if rollout.Watched(&rollouts[i], i == len(rollouts)-1, hash) || settleable(&rollouts[i], deploy, rollouts, now) {
-			reqs[req] = priorityObserve
+			reqs[req] = priorityOf(&rollouts[i], deploy)
 		}
 	}
 	return reqs

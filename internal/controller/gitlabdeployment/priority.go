@@ -19,22 +19,31 @@ package gitlabdeployment
 import (
 	"context"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/rollout"
 )
 
-// The work queue's priorities. In a burst, a rollout that has just appeared
-// gets its record first (so that GitLab shows it running while it runs);
-// then, in the order they come, the rollouts in progress are observed and
-// the superseded ones settle (settling lets the cache drop them: held back
-// behind every observation of a burst, a thousand superseded rollouts would
-// stay in memory for minutes); the cache's initial list at start comes last.
+// The work queue's priorities. In a burst, what GitLab must be told goes
+// first, in the order it comes: a rollout that has just appeared gets its
+// record (so that GitLab shows it running while it runs), and a rollout its
+// Deployment shows finished gets its final status (so that a rollout that
+// completes while a thousand others start is not recorded after all of
+// them). Then, in the order they come, the rollouts in progress are
+// observed and the superseded ones settle (settling lets the cache drop
+// them: held back behind every observation of a burst, a thousand
+// superseded rollouts would stay in memory for minutes); the cache's
+// initial list at start comes last.
 const (
-	// priorityNew is a rollout's first reconcile, when it is created.
+	// priorityNew is a rollout's first reconcile, when it is created, and a
+	// change of its Deployment that its GitLab record must follow.
 	priorityNew = 10
 	// priorityObserve is the default: a change of a rollout or of its
 	// Deployment, and a superseded rollout's last reconcile, to settle.
@@ -42,6 +51,20 @@ const (
 	// priorityInitial is the cache's initial list at start.
 	priorityInitial = handler.LowPriority
 )
+
+// priorityOf is the priority of reconciling gld for a change of its
+// Deployment deploy (nil when it is gone): priorityNew when what deploy
+// shows asks for a GitLab write (a rollout complete, failed at its
+// deadline, superseded or gone while its record is unfinished), else
+// priorityObserve. The cached gld may lag behind a write just made; it then
+// goes first once more, to find nothing to do.
+func priorityOf(gld *gitlabv1alpha1.GitLabDeployment, deploy *appsv1.Deployment) int {
+	state := rollout.Observe(deploy, rollout.Hash(gld))
+	if rollout.DesiredRecord(state, gld.Status.Record.Status).Status != "" {
+		return priorityNew
+	}
+	return priorityObserve
+}
 
 type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 

@@ -22,6 +22,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
+	"github.com/rollgate/rollgate/internal/gitlab"
 )
 
 func request(name string) reconcile.Request {
@@ -90,4 +92,45 @@ func TestTheInitialListGoesLast(t *testing.T) {
 	}
 	g.Eventually(q.Len).Should(Equal(2))
 	g.Expect(drain(q)).To(Equal([]string{"shop-1", "web-1"}))
+}
+
+// A change of a Deployment that its rollout's GitLab record must follow (a
+// rollout finished, superseded while running) goes with the new rollouts,
+// ahead of mere progress: a rollout that completes while a burst of others
+// starts is recorded success at once, not after all of them.
+func TestAFinishedRolloutGoesWithTheNewOnes(t *testing.T) {
+	cases := []struct {
+		name   string
+		record string
+		deploy func(*appsv1.Deployment)
+		want   int
+	}{
+		{name: "in progress, record running", record: gitlab.StatusRunning, want: priorityObserve},
+		{name: "complete, record running", record: gitlab.StatusRunning, deploy: complete, want: priorityNew},
+		{name: "complete, no record yet", deploy: complete, want: priorityNew},
+		{name: "complete, record success", record: gitlab.StatusSuccess, deploy: complete, want: priorityObserve},
+		{name: "past its deadline, record running", record: gitlab.StatusRunning, deploy: func(d *appsv1.Deployment) {
+			d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing,
+				Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"}}
+		}, want: priorityNew},
+		{name: "superseded, record running", record: gitlab.StatusRunning, deploy: func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].Image = "app:2"
+		}, want: priorityNew},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			deploy := stepDeployment(nil)
+			gld := stepRollout(deploy, func(gld *gitlabv1alpha1.GitLabDeployment) {
+				if tc.record != "" {
+					gld.Status.Record = gitlabv1alpha1.GitLabRecord{ID: 100, IID: 7, Status: tc.record}
+				}
+			})
+			if tc.deploy != nil {
+				tc.deploy(deploy)
+			}
+			r := stepReconciler(&gitlabCalls{}, deploy, gld)
+			g.Expect(byName(r.rolloutsOfDeployment(context.Background(), deploy))).To(Equal(map[string]int{"web-1": tc.want}))
+		})
+	}
 }
