@@ -87,7 +87,7 @@ func (f *flags) bindManager(fs *flag.FlagSet) {
 		"The address the health and readiness probes bind to.")
 	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "",
 		"The address Go's profiling endpoints (/debug/pprof/) bind to, unauthenticated: "+
-			"for troubleshooting, on a loopback address; empty to disable them.")
+			"for troubleshooting, on a loopback address; empty to disable them (and the heap profile's sampling).")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false,
 		"Elect a leader, so that only one replica of the manager is active.")
 	fs.BoolVar(&f.secureMetrics, "metrics-secure", true,

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 
@@ -86,6 +87,7 @@ func run(f *flags) error {
 		metricsOpts.CertDir = f.metricsCert
 	}
 	gcPercent()
+	memProfile(f.pprofAddr != "")
 	if limit := memoryLimit(); limit > 0 {
 		setupLog.Info("Keeping the Go heap under 90% of the memory limit", "limit", limit)
 	}
@@ -128,16 +130,30 @@ func run(f *flags) error {
 }
 
 // defaultGCPercent is the manager's GOGC unless the environment sets one.
-// Its heap is mostly the cache, a few tens of MiB that change slowly: a
-// collection at half again the live heap, instead of twice it, keeps the
-// process a sixth smaller (60 instead of 69 MiB at 2,000 Deployments, make
-// bench) for CPU that a mostly idle controller has to spare.
-const defaultGCPercent = 50
+// Its heap is mostly the cache, a few tens of MiB that change slowly, so a
+// collection once the heap has grown by 30% (instead of doubled) costs CPU
+// that a mostly idle controller has to spare and keeps the process smaller
+// (make bench): 50 instead of 100 kept it a sixth smaller at 2,000
+// Deployments (60 instead of 69 MiB); through a burst of 1,000 rollouts over
+// 10,000 Deployments, 30 instead of 50 kept the peak of anonymous memory at
+// 44 instead of 46-50 MiB, for a fifth more CPU (25 instead of 21 s over the
+// two and a half minutes of the burst).
+const defaultGCPercent = 30
 
 // gcPercent applies defaultGCPercent unless GOGC is set.
 func gcPercent() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
+	}
+}
+
+// memProfile stops the heap profile's sampling unless the profiling
+// endpoints are served (profiled): with nothing to read it, its table of
+// call stacks only takes memory (about 2 MiB after a burst). Allocations
+// until now were sampled; the table keeps those.
+func memProfile(profiled bool) {
+	if !profiled {
+		runtime.MemProfileRate = 0
 	}
 }
 

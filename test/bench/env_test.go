@@ -102,7 +102,8 @@ func newBenchEnv(tb testing.TB, bins *binaries) *benchEnv {
 		"--webhook-cert-path=" + filepath.Join(e.dir, "webhook-certs"),
 		"--default-credentials=rollgate-system/gitlab",
 	}, extra...)
-	e.manager = &harness.Manager{Binary: bins.manager, LogPath: filepath.Join(e.dir, "manager.log"), Args: args}
+	e.manager = &harness.Manager{Binary: bins.manager, LogPath: filepath.Join(e.dir, "manager.log"), Args: args,
+		Env: strings.Fields(os.Getenv("BENCH_MANAGER_ENV"))}
 	tb.Cleanup(func() {
 		if tb.Failed() {
 			tb.Logf("manager log (last lines):\n%s", tail(e.manager.Log(), 60))

@@ -250,6 +250,38 @@ func readMemory(pid int) (memory, error) {
 	return m, nil
 }
 
+// userHZ is the unit of the CPU times of /proc/<pid>/stat (USER_HZ, 100
+// on Linux whatever the kernel's tick).
+const userHZ = 100
+
+// readCPU reads the CPU time a process has used, user and system.
+func readCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command may hold spaces; the fields after it are numbers.
+	_, rest, ok := bytes.Cut(data, []byte(") "))
+	if !ok {
+		return 0, fmt.Errorf("reading /proc/%d/stat: no command", pid)
+	}
+	fields := strings.Fields(string(rest))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("reading /proc/%d/stat: %d fields", pid, len(fields))
+	}
+	// utime and stime: fields 14 and 15 of the line, 12 and 13 after the
+	// command (state is the first).
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("reading /proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
 // managerMemory reads the manager's memory and Go heap in use.
 func (e *benchEnv) managerMemory(ctx context.Context) (memory, error) {
 	m, err := readMemory(e.manager.PID())

@@ -48,7 +48,10 @@ type column struct {
 	// mem is the manager's memory at the end, peak the largest sampled
 	// during the scenario; bare is the bare cache's.
 	mem, peak, bare memory
-	notes           []string
+	// cpuFrom is the manager's CPU time when the scenario started (0 for a
+	// manager started with it), cpu what it used during the scenario.
+	cpuFrom, cpu time.Duration
+	notes        []string
 }
 
 // slowRollout is how long a rollout must take to complete for GitLab to
@@ -217,6 +220,10 @@ func (e *benchEnv) ownWrites(rs []rollout, events []localcluster.AuditEvent, fro
 // memoryOf fills the memory rows: the manager's now, and the bare cache's.
 func (e *benchEnv) memoryOf(ctx context.Context, c *column) {
 	var err error
+	if c.cpu, err = readCPU(e.manager.PID()); err != nil {
+		c.notes = append(c.notes, "manager CPU: "+err.Error())
+	}
+	c.cpu -= c.cpuFrom
 	if c.mem, err = e.managerMemory(ctx); err != nil {
 		c.notes = append(c.notes, "manager memory: "+err.Error())
 	}
@@ -336,6 +343,12 @@ func table(cols []*column) string {
 		}
 		return fmt.Sprintf("%.2f", float64(a)/float64(b))
 	}
+	row("manager CPU s: total / per rollout", func(c *column) string {
+		if c.cpu <= 0 || c.rollouts == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f / %.3f", c.cpu.Seconds(), c.cpu.Seconds()/float64(c.rollouts))
+	})
 	row("manager VmHWM MiB", func(c *column) string { return mib(c.mem.HWM) })
 	row("manager VmRSS MiB (end / peak)", func(c *column) string { return mib(c.mem.RSS) + " / " + mib(c.peak.RSS) })
 	row("manager RssAnon MiB (end / peak)", func(c *column) string { return mib(c.mem.Anon) + " / " + mib(c.peak.Anon) })
