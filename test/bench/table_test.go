@@ -29,7 +29,7 @@ type column struct {
 	gitLab     map[string]int
 	duplicates int
 	// kube counts the manager's Kubernetes requests by "verb resource", with
-	// " (404)" for those answered Not Found.
+	// " (404)" for those answered Not Found and " (409)" for conflicts.
 	kube map[string]int
 	// latencies: complete → success and start → running.
 	completeToSuccess, startToRunning []time.Duration
@@ -95,8 +95,11 @@ func (e *benchEnv) measure(c *column, rs []rollout, from, to time.Time, latencie
 		}
 		key := ev.Verb + " " + resource
 		c.kube[key]++
-		if ev.ResponseStatus.Code == http.StatusNotFound {
+		switch ev.ResponseStatus.Code {
+		case http.StatusNotFound:
 			c.kube[key+" (404)"]++
+		case http.StatusConflict:
+			c.kube[key+" (409)"]++
 		}
 	}
 	tl, err := e.timeline()
@@ -276,7 +279,7 @@ func table(cols []*column) string {
 		for k, v := range c.kube {
 			verb, _, _ := strings.Cut(k, " ")
 			// A review (selfsubjectreviews, …) is a question, not a write.
-			if !strings.HasSuffix(k, "(404)") && !strings.HasSuffix(k, "reviews") &&
+			if !strings.HasSuffix(k, ")") && !strings.HasSuffix(k, "reviews") &&
 				slices.Contains([]string{"create", "update", "patch", "delete", "deletecollection"}, verb) {
 				n += v
 			}
