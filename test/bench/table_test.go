@@ -54,6 +54,10 @@ type column struct {
 	notes        []string
 }
 
+// lateSuccess is how long after its completion a rollout's success must
+// be recorded for the benchmark to name it in its log.
+const lateSuccess = time.Second
+
 // slowRollout is how long a rollout must take to complete for GitLab to
 // be expected to see it running.
 const slowRollout = 2 * time.Second
@@ -136,6 +140,10 @@ func (e *benchEnv) measure(c *column, rs []rollout, from, to time.Time, latencie
 		}
 		if hasSuccess && hasComplete {
 			c.completeToSuccess = append(c.completeToSuccess, success.Sub(complete))
+			if late := success.Sub(complete); late > lateSuccess {
+				e.tb.Logf("%s: %s at %s recorded success %s after it completed (at %s)", c.title, r.key, r.sha[:12],
+					late.Round(time.Millisecond), complete.Format("15:04:05.000"))
+			}
 		}
 		if success.After(lastSuccess) {
 			lastSuccess = success
