@@ -107,11 +107,17 @@ func runLarge(b *testing.B, sz large) {
 	b.Log("\n" + table([]*column{sync, burst}))
 }
 
-// managerCPU is the CPU time the manager has used so far (0 if unknown:
-// the column then says so).
-func (e *benchEnv) managerCPU() time.Duration {
-	d, _ := readCPU(e.manager.PID())
-	return d
+// newColumn starts a scenario's column: its title, and the manager's CPU
+// time so far (a failure to read it is the column's note, and its CPU row
+// stays empty).
+func (e *benchEnv) newColumn(title string) *column {
+	c := &column{title: title}
+	var err error
+	if c.cpuFrom, err = readCPU(e.manager.PID()); err != nil {
+		c.cpuFrom = -1
+		c.notes = append(c.notes, "manager CPU at the start: "+err.Error())
+	}
+	return c
 }
 
 // start creates the Deployments (and, with seed, what else the cluster
@@ -140,7 +146,7 @@ func (e *benchEnv) start(ctx context.Context, total int, seed func() error) {
 // syncColumn measures the manager's start over optedIn Deployments whose
 // rollouts completed before it started.
 func (e *benchEnv) syncColumn(ctx context.Context, title string, optedIn int) *column {
-	c := &column{title: title, cpuFrom: e.managerCPU()}
+	c := e.newColumn(title)
 	from := time.Now()
 	rs := settledRollouts(optedIn, nil)
 	sampler := e.sampleMemory(ctx)
@@ -164,7 +170,7 @@ func (e *benchEnv) syncColumn(ctx context.Context, title string, optedIn int) *c
 // interval, or all at once) and measures until they are recorded and the
 // manager is idle again.
 func (e *benchEnv) rolloutColumn(ctx context.Context, title string, ks []int, sha string, interval time.Duration) *column {
-	c := &column{title: title, cpuFrom: e.managerCPU()}
+	c := e.newColumn(title)
 	from := time.Now()
 	sampler := e.sampleMemory(ctx)
 	rs, err := e.rollOut(ctx, ks, sha, interval)

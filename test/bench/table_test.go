@@ -49,7 +49,8 @@ type column struct {
 	// during the scenario; bare is the bare cache's.
 	mem, peak, bare memory
 	// cpuFrom is the manager's CPU time when the scenario started (0 for a
-	// manager started with it), cpu what it used during the scenario.
+	// manager started with it, -1 if it could not be read), cpu what it used
+	// during the scenario (0 if unknown).
 	cpuFrom, cpu time.Duration
 	notes        []string
 }
@@ -231,10 +232,11 @@ func (e *benchEnv) ownWrites(rs []rollout, events []localcluster.AuditEvent, fro
 // memoryOf fills the memory rows: the manager's now, and the bare cache's.
 func (e *benchEnv) memoryOf(ctx context.Context, c *column) {
 	var err error
-	if c.cpu, err = readCPU(e.manager.PID()); err != nil {
+	if cpu, err := readCPU(e.manager.PID()); err != nil {
 		c.notes = append(c.notes, "manager CPU: "+err.Error())
+	} else if c.cpuFrom >= 0 {
+		c.cpu = cpu - c.cpuFrom
 	}
-	c.cpu -= c.cpuFrom
 	if c.mem, err = e.managerMemory(ctx); err != nil {
 		c.notes = append(c.notes, "manager memory: "+err.Error())
 	}

@@ -276,11 +276,11 @@ func (r *Reconciler) rolloutsOfDeployment(ctx context.Context, obj client.Object
 		return nil
 	}
 	reqs := make(map[reconcile.Request]int, len(rollouts))
+	deploy, _ := obj.(*appsv1.Deployment)
 	hash := ""
-	if deploy, ok := obj.(*appsv1.Deployment); ok {
+	if deploy != nil {
 		hash = rollout.CurrentHash(deploy)
 	}
-	deploy, _ := obj.(*appsv1.Deployment)
 	now := r.now()
 	for i := range rollouts {
 		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rollouts[i])}
