@@ -18,6 +18,7 @@ package gitlabdeployment_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,20 +27,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1alpha1 "github.com/rollgate/rollgate/api/v1alpha1"
 	"github.com/rollgate/rollgate/internal/gitlab/gitlabtest"
+	"github.com/rollgate/rollgate/internal/testenv"
 )
 
-// expectProblem waits until the rollout of Deployment "web" shows reason on its conditions
-// (Stalled when stalled, else Reconciling) and as a Warning Event.
-func expectProblem(t *testing.T, ns, reason string, stalled bool) {
+// expectStalled waits until the rollout of Deployment "web" shows reason
+// on its Stalled condition, with Ready False, and as a Warning Event.
+func expectStalled(t *testing.T, ns, reason string) {
 	t.Helper()
 	g := NewWithT(t)
-	cond := gitlabv1alpha1.ConditionReconciling
-	if stalled {
-		cond = gitlabv1alpha1.ConditionStalled
-	}
+	cond := gitlabv1alpha1.ConditionStalled
 	d := deploymentKey(ns, "web")
 	g.Eventually(func(g Gomega) {
 		gld := rolloutOf(g, d)
@@ -51,6 +51,68 @@ func expectProblem(t *testing.T, ns, reason string, stalled bool) {
 		g.Expect(ready.Status).To(BeEquivalentTo("False"))
 		g.Expect(warnings(g, ns, gld.Name)).To(ContainElement(reason))
 	}, settle).Should(Succeed())
+}
+
+// rolloutWatch keeps every version of the namespace's GitLabDeployments
+// that the API server sends, so that a condition which lasts only until
+// the next retry is seen however briefly it was there.
+type rolloutWatch struct {
+	mu   sync.Mutex
+	seen []*gitlabv1alpha1.GitLabDeployment
+}
+
+// watchRollouts starts a watch on the GitLabDeployments of a namespace;
+// start it before the rollout, so that no version is missed.
+func watchRollouts(t *testing.T, ns string) *rolloutWatch {
+	t.Helper()
+	wc, err := client.NewWithWatch(testenv.Get(t).Config, client.Options{Scheme: k8sClient.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wc.Watch(t.Context(), &gitlabv1alpha1.GitLabDeploymentList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw := &rolloutWatch{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			if gld, ok := ev.Object.(*gitlabv1alpha1.GitLabDeployment); ok {
+				rw.mu.Lock()
+				rw.seen = append(rw.seen, gld)
+				rw.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { w.Stop(); <-done })
+	return rw
+}
+
+// expectRetried waits until the watched rollout of Deployment "web" has
+// shown reason on its Reconciling condition, with Ready False, and as a
+// Warning Event; the condition may be gone again once a retry succeeded.
+func expectRetried(t *testing.T, rw *rolloutWatch, ns, reason string) {
+	t.Helper()
+	g := NewWithT(t)
+	var name string
+	g.Eventually(func(g Gomega) {
+		name = rolloutOf(g, deploymentKey(ns, "web")).Name
+		rw.mu.Lock()
+		defer rw.mu.Unlock()
+		var shown []string
+		for _, gld := range rw.seen {
+			c := condition(gld, gitlabv1alpha1.ConditionReconciling)
+			if gld.Name != name || c == nil || c.Reason != reason {
+				continue
+			}
+			g.Expect(c.Message).NotTo(ContainSubstring(testToken))
+			g.Expect(condition(gld, gitlabv1alpha1.ConditionReady).Status).To(BeEquivalentTo("False"), describe(gld))
+			shown = append(shown, describe(gld))
+		}
+		g.Expect(shown).NotTo(BeEmpty(), "no version of %s showed %s", name, reason)
+	}, settle).Should(Succeed())
+	g.Eventually(func(g Gomega) { g.Expect(warnings(g, ns, name)).To(ContainElement(reason)) }, settle).Should(Succeed())
 }
 
 func deploymentKey(ns, name string) *appsv1.Deployment {
@@ -75,7 +137,7 @@ func TestInvalidInputIsReportedWithoutAnyGitLabRequest(t *testing.T) {
 			gl := newGitLab(t, ns)
 			d := newDeployment(t, ns, "web", tc.annotations)
 			setStatus(t, d, progressing)
-			expectProblem(t, ns, tc.reason, true)
+			expectStalled(t, ns, tc.reason)
 			NewWithT(t).Expect(gl.Requests()).To(BeEmpty(), "invalid input causes no GitLab request")
 		})
 	}
@@ -111,7 +173,7 @@ func TestGitLabRefusalsStallTheRollout(t *testing.T) {
 			gl := newGitLab(t, ns, opts...)
 			d := newDeployment(t, ns, "web", tc.annotations)
 			setStatus(t, d, progressing)
-			expectProblem(t, ns, tc.reason, true)
+			expectStalled(t, ns, tc.reason)
 			ds, _ := gl.Deployments(gl.project, "staging")
 			NewWithT(t).Expect(ds).To(BeEmpty())
 		})
@@ -123,7 +185,7 @@ func TestCredentialProblemsAreNamedAndRecoverWhenFixed(t *testing.T) {
 		ns := newNamespace(t)
 		d := newDeployment(t, ns, "web", map[string]string{gitlabv1alpha1.AnnotationCredentials: "gitlab-prod"})
 		setStatus(t, d, progressing)
-		expectProblem(t, ns, gitlabv1alpha1.ReasonCredentialsNotFound, true)
+		expectStalled(t, ns, gitlabv1alpha1.ReasonCredentialsNotFound)
 		g := NewWithT(t)
 		gld := rolloutOf(g, d)
 		g.Expect(condition(gld, gitlabv1alpha1.ConditionStalled).Message).To(ContainSubstring(ns + "/gitlab-prod"))
@@ -133,7 +195,7 @@ func TestCredentialProblemsAreNamedAndRecoverWhenFixed(t *testing.T) {
 		writeSecret(t, ns, "https://gitlab.example.com", "")
 		d := newDeployment(t, ns, "web", nil)
 		setStatus(t, d, progressing)
-		expectProblem(t, ns, gitlabv1alpha1.ReasonCredentialsInvalid, true)
+		expectStalled(t, ns, gitlabv1alpha1.ReasonCredentialsInvalid)
 	})
 	t.Run("wrong token, then rotated", func(t *testing.T) {
 		g := NewWithT(t)
@@ -145,7 +207,7 @@ func TestCredentialProblemsAreNamedAndRecoverWhenFixed(t *testing.T) {
 		g.Expect(k8sClient.Update(context.Background(), secret)).To(Succeed())
 		d := newDeployment(t, ns, "web", nil)
 		setStatus(t, d, progressing)
-		expectProblem(t, ns, gitlabv1alpha1.ReasonCredentialsInvalid, true)
+		expectStalled(t, ns, gitlabv1alpha1.ReasonCredentialsInvalid)
 		g.Expect(gl.statuses(g, "staging")).To(BeEmpty())
 
 		secret.Data["token"] = []byte(testToken)
@@ -158,10 +220,11 @@ func TestGitLabOutagesAreRetriedWithoutDuplicates(t *testing.T) {
 	t.Run("5xx", func(t *testing.T) {
 		ns := newNamespace(t)
 		gl := newGitLab(t, ns)
+		rw := watchRollouts(t, ns)
 		gl.AddFault(gitlabtest.Fault{Kind: gitlabtest.FaultError, Status: 503, Endpoint: gitlabtest.EndpointCreate, Count: 3})
 		d := newDeployment(t, ns, "web", nil)
 		setStatus(t, d, progressing)
-		expectProblem(t, ns, gitlabv1alpha1.ReasonGitLabUnavailable, false)
+		expectRetried(t, rw, ns, gitlabv1alpha1.ReasonGitLabUnavailable)
 		g := NewWithT(t)
 		g.Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(Equal([]string{"running"})) }, settle).Should(Succeed())
 		g.Eventually(func(g Gomega) {
@@ -171,10 +234,11 @@ func TestGitLabOutagesAreRetriedWithoutDuplicates(t *testing.T) {
 	t.Run("429", func(t *testing.T) {
 		ns := newNamespace(t)
 		gl := newGitLab(t, ns)
+		rw := watchRollouts(t, ns)
 		gl.AddFault(gitlabtest.Fault{Kind: gitlabtest.FaultThrottle, Count: 1, RetryAfter: gitlabtest.Duration(time.Second)})
 		d := newDeployment(t, ns, "web", nil)
 		setStatus(t, d, progressing)
-		expectProblem(t, ns, gitlabv1alpha1.ReasonRateLimited, false)
+		expectRetried(t, rw, ns, gitlabv1alpha1.ReasonRateLimited)
 		g := NewWithT(t)
 		g.Eventually(func(g Gomega) { g.Expect(gl.statuses(g, "staging")).To(Equal([]string{"running"})) }, settle).Should(Succeed())
 	})
