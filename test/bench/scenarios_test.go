@@ -88,7 +88,7 @@ func runSmall(b *testing.B, sz small) {
 	if err := e.measure(restart, settledRollouts(sz.optedIn, current), from, time.Now(), false, false); err != nil {
 		b.Fatal(err)
 	}
-	e.memoryOf(ctx, restart)
+	e.resourcesOf(ctx, restart)
 	addColumn(restart)
 	b.Log("\n" + table([]*column{sync, paced, burst, restart}))
 }
@@ -161,7 +161,7 @@ func (e *benchEnv) syncColumn(ctx context.Context, title string, optedIn int) *c
 	if err := e.measure(c, rs, from, time.Now(), false, false); err != nil {
 		e.tb.Fatal(err)
 	}
-	e.memoryOf(ctx, c)
+	e.resourcesOf(ctx, c)
 	addColumn(c)
 	return c
 }
@@ -188,7 +188,7 @@ func (e *benchEnv) rolloutColumn(ctx context.Context, title string, ks []int, sh
 	if err := e.measure(c, rs, from, time.Now(), true, interval == 0); err != nil {
 		e.tb.Fatal(err)
 	}
-	e.memoryOf(ctx, c)
+	e.resourcesOf(ctx, c)
 	addColumn(c)
 	return c
 }

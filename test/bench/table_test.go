@@ -229,8 +229,9 @@ func (e *benchEnv) ownWrites(rs []rollout, events []localcluster.AuditEvent, fro
 	return all, status, nil
 }
 
-// memoryOf fills the memory rows: the manager's now, and the bare cache's.
-func (e *benchEnv) memoryOf(ctx context.Context, c *column) {
+// resourcesOf fills the resource rows: the manager's CPU time over the
+// scenario, its memory now, and the bare cache's memory.
+func (e *benchEnv) resourcesOf(ctx context.Context, c *column) {
 	var err error
 	if cpu, err := readCPU(e.manager.PID()); err != nil {
 		c.notes = append(c.notes, "manager CPU: "+err.Error())
@@ -288,7 +289,8 @@ func table(cols []*column) string {
 		n := 0
 		for k, v := range c.kube {
 			verb, _, _ := strings.Cut(k, " ")
-			// A review (selfsubjectreviews, …) is a question, not a write.
+			// A review (selfsubjectreviews, …) is a question, not a write;
+			// "… (404)" and "… (409)" count again requests of another row.
 			if !strings.HasSuffix(k, ")") && !strings.HasSuffix(k, "reviews") &&
 				slices.Contains([]string{"create", "update", "patch", "delete", "deletecollection"}, verb) {
 				n += v

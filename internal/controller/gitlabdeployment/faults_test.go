@@ -39,18 +39,22 @@ import (
 func expectStalled(t *testing.T, ns, reason string) {
 	t.Helper()
 	g := NewWithT(t)
-	cond := gitlabv1alpha1.ConditionStalled
 	d := deploymentKey(ns, "web")
 	g.Eventually(func(g Gomega) {
 		gld := rolloutOf(g, d)
-		c := condition(gld, cond)
+		c := condition(gld, gitlabv1alpha1.ConditionStalled)
 		g.Expect(c).NotTo(BeNil(), describe(gld))
 		g.Expect(c.Reason).To(Equal(reason), describe(gld))
-		g.Expect(c.Message).NotTo(ContainSubstring(testToken))
-		ready := condition(gld, gitlabv1alpha1.ConditionReady)
-		g.Expect(ready.Status).To(BeEquivalentTo("False"))
+		expectExplained(g, gld, c)
 		g.Expect(warnings(g, ns, gld.Name)).To(ContainElement(reason))
 	}, settle).Should(Succeed())
+}
+
+// expectExplained checks what a user reads on a rollout whose condition c
+// names a problem: Ready False, and a message without the token.
+func expectExplained(g Gomega, gld *gitlabv1alpha1.GitLabDeployment, c *metav1.Condition) {
+	g.Expect(c.Message).NotTo(ContainSubstring(testToken))
+	g.Expect(condition(gld, gitlabv1alpha1.ConditionReady).Status).To(BeEquivalentTo("False"), describe(gld))
 }
 
 // rolloutWatch keeps every version of the namespace's GitLabDeployments
@@ -106,8 +110,7 @@ func expectRetried(t *testing.T, rw *rolloutWatch, ns, reason string) {
 			if gld.Name != name || c == nil || c.Reason != reason {
 				continue
 			}
-			g.Expect(c.Message).NotTo(ContainSubstring(testToken))
-			g.Expect(condition(gld, gitlabv1alpha1.ConditionReady).Status).To(BeEquivalentTo("False"), describe(gld))
+			expectExplained(g, gld, c)
 			shown = append(shown, describe(gld))
 		}
 		g.Expect(shown).NotTo(BeEmpty(), "no version of %s showed %s", name, reason)
